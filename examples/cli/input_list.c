@@ -1,0 +1,195 @@
+/*
+ * input_list.c - collecting input files; see input_list.h.
+ */
+#include "input_list.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "size_math.h"
+
+static bool fail(char *err, size_t err_cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, err_cap, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+static char *copy_string(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *c = malloc(n);
+    if (c != NULL)
+        memcpy(c, s, n);
+    return c;
+}
+
+/* "dir/name.ext" -> "name"; "name" -> "name"; ".hidden" -> ".hidden". */
+static char *stem_of(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base != NULL ? base + 1 : path;
+    const char *dot = strrchr(base, '.');
+    size_t len = (dot != NULL && dot != base) ? (size_t)(dot - base) : strlen(base);
+    char *stem = malloc(len + 1);
+    if (stem != NULL) {
+        memcpy(stem, base, len);
+        stem[len] = '\0';
+    }
+    return stem;
+}
+
+static bool has_image_extension(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    return dot != NULL && dot != name &&
+           (strcasecmp(dot, ".png") == 0 || strcasecmp(dot, ".jpg") == 0 ||
+            strcasecmp(dot, ".jpeg") == 0);
+}
+
+static bool push(input_list *list, const char *path, const struct stat *st)
+{
+    if (list->count == list->capacity) {
+        size_t cap = list->capacity ? list->capacity * 2 : 16;
+        size_t bytes;
+        if (!size_mul(cap, sizeof(input_file), &bytes))
+            return false;
+        input_file *items = realloc(list->items, bytes);
+        if (items == NULL)
+            return false;
+        list->items = items;
+        list->capacity = cap;
+    }
+    input_file *f = &list->items[list->count];
+    f->path = copy_string(path);
+    f->stem = stem_of(path);
+    if (f->path == NULL || f->stem == NULL) {
+        free(f->path);
+        free(f->stem);
+        return false;
+    }
+    f->dev = st->st_dev;
+    f->ino = st->st_ino;
+    list->count++;
+    return true;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Rolls the list back to `count` entries (after a failed directory). */
+static void truncate_list(input_list *list, size_t count)
+{
+    while (list->count > count) {
+        list->count--;
+        free(list->items[list->count].path);
+        free(list->items[list->count].stem);
+    }
+}
+
+static bool add_directory(input_list *list, const char *dir, char *err, size_t err_cap)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return fail(err, err_cap, "cannot open directory: %s", strerror(errno));
+
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    bool ok = true;
+    struct dirent *e;
+    errno = 0;
+    while (ok && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.' || !has_image_extension(e->d_name))
+            continue;
+        if (n == cap) {
+            size_t bytes;
+            cap = cap ? cap * 2 : 32;
+            char **grown = size_mul(cap, sizeof *names, &bytes) ? realloc(names, bytes) : NULL;
+            if (grown == NULL) {
+                ok = fail(err, err_cap, "out of memory listing the directory");
+                break;
+            }
+            names = grown;
+        }
+        names[n] = copy_string(e->d_name);
+        if (names[n] == NULL)
+            ok = fail(err, err_cap, "out of memory listing the directory");
+        else
+            n++;
+        errno = 0;
+    }
+    if (ok && errno != 0)
+        ok = fail(err, err_cap, "cannot read directory: %s", strerror(errno));
+    closedir(d);
+
+    size_t first = list->count;
+    if (ok && n == 0)
+        ok = fail(err, err_cap, "no PNG or JPEG files in the directory (expected *.png, "
+                                "*.jpg or *.jpeg)");
+    if (ok) {
+        qsort(names, n, sizeof *names, compare_names);
+        size_t dir_len = strlen(dir);
+        bool slash = dir_len > 0 && dir[dir_len - 1] == '/';
+        for (size_t k = 0; ok && k < n; k++) {
+            size_t len = dir_len + 1 + strlen(names[k]) + 1;
+            char *path = malloc(len);
+            struct stat st;
+            if (path == NULL) {
+                ok = fail(err, err_cap, "out of memory listing the directory");
+                break;
+            }
+            snprintf(path, len, "%s%s%s", dir, slash ? "" : "/", names[k]);
+            /* Only regular files (or links to them) are images. */
+            if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && !push(list, path, &st))
+                ok = fail(err, err_cap, "out of memory listing the directory");
+            free(path);
+        }
+        if (ok && list->count == first)
+            ok = fail(err, err_cap, "no PNG or JPEG files in the directory");
+    }
+    if (!ok)
+        truncate_list(list, first);
+    for (size_t k = 0; k < n; k++)
+        free(names[k]);
+    free(names);
+    return ok;
+}
+
+bool input_list_add(input_list *list, const char *arg, char *err, size_t err_cap)
+{
+    struct stat st;
+    if (stat(arg, &st) != 0)
+        return fail(err, err_cap, "cannot open: %s", strerror(errno));
+    if (S_ISDIR(st.st_mode))
+        return add_directory(list, arg, err, err_cap);
+    if (!S_ISREG(st.st_mode))
+        return fail(err, err_cap, "not a regular file or directory");
+    if (!push(list, arg, &st))
+        return fail(err, err_cap, "out of memory");
+    return true;
+}
+
+const input_file *input_list_find_file(const input_list *list, dev_t dev, ino_t ino)
+{
+    for (size_t i = 0; i < list->count; i++)
+        if (list->items[i].dev == dev && list->items[i].ino == ino)
+            return &list->items[i];
+    return NULL;
+}
+
+void input_list_free(input_list *list)
+{
+    truncate_list(list, 0);
+    free(list->items);
+    memset(list, 0, sizeof *list);
+}

@@ -1,0 +1,447 @@
+/*
+ * main.c - the cutout command: removes the background of PNG and JPEG
+ * files with libcutout's CutoutRemoveBackground node.
+ *
+ * The batch driver: collect the inputs, plan and check every output name,
+ * then decode images, run the node on groups of up to --batch-size
+ * consecutive images of the same size, and write each result through a
+ * temporary file. A failed image prints one line and the others go on.
+ *
+ * Exit status: 0 all done, 1 an image (or the setup) failed, 2 bad usage,
+ * 130 interrupted by SIGINT.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cutout.h>
+
+#include "image_io.h"
+#include "input_list.h"
+#include "options.h"
+#include "output_files.h"
+#include "progress.h"
+#include "remove_background.h"
+
+#define EXIT_FAILED 1
+#define EXIT_USAGE 2
+#define EXIT_INTERRUPTED 130
+
+/* Images larger than this are refused by the decoder itself, so that an
+ * absurd header cannot make us allocate gigabytes just to be told by the
+ * library that the image is too large. Smaller images over the library's
+ * limit are decoded and the library's own message is reported. */
+#define DECODE_MAX_PIXELS (4 * CUTOUT_MAX_PIXELS)
+
+#define MESSAGE_CAP 1024
+
+static volatile sig_atomic_t g_interrupted = 0;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    g_interrupted = 1;
+}
+
+static bool should_abort(void *user)
+{
+    (void)user;
+    return g_interrupted != 0;
+}
+
+/* Ctrl-C once stops cleanly after the current stage; the handler is reset
+ * on delivery, so a second Ctrl-C kills the process the usual way. */
+static void install_sigint_handler(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND | SA_RESTART;
+    sigaction(SIGINT, &sa, NULL);
+}
+
+/* Where one input's results go. NULL paths are not written. */
+typedef struct output_plan {
+    char *rgba_path;
+    char *mask_path;
+    bool failed; /* already reported as failed before processing */
+} output_plan;
+
+typedef struct run_state {
+    const cli_options *opts;
+    cutout_context *ctx;
+    input_list inputs;
+    output_plan *plans;
+    progress bar;
+    int64_t total;  /* images (and input arguments that failed to expand) */
+    int64_t done;   /* written successfully */
+    int64_t failed; /* reported as failed */
+} run_state;
+
+static void report_failure(run_state *r, const char *what, const char *message)
+{
+    progress_clear(&r->bar);
+    fprintf(stderr, "cutout: %s: %s\n", what, message);
+    r->failed++;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Modes that do not process images                                          */
+
+static int print_version(void)
+{
+    printf("cutout %s (ABI %d, libtorch %s)\n", cutout_version_string(),
+           (int)cutout_abi_version(), cutout_torch_version());
+    return EXIT_SUCCESS;
+}
+
+static int list_models(cutout_context *ctx)
+{
+    int64_t n = cutout_context_model_count(ctx);
+    for (int64_t i = 0; i < n; i++)
+        printf("%s\n", cutout_context_model_name(ctx, i));
+    if (n == 0) {
+        char path[4096];
+        printf("no models installed\n");
+        if (cutout_context_model_path(ctx, "isnet", path, sizeof path) != CUTOUT_OK)
+            printf("%s\n", cutout_last_error());
+    }
+    return EXIT_SUCCESS;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Planning outputs                                                          */
+
+static bool same_path_as_earlier(const run_state *r, size_t i, const char *path,
+                                 const char **earlier_input)
+{
+    for (size_t j = 0; j < i; j++) {
+        const output_plan *p = &r->plans[j];
+        if ((p->rgba_path != NULL && strcmp(p->rgba_path, path) == 0) ||
+            (p->mask_path != NULL && strcmp(p->mask_path, path) == 0)) {
+            *earlier_input = r->inputs.items[j].path;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Names and checks every output before any work, so that a doomed image
+ * fails at once. Returns false only when memory runs out. */
+static bool plan_outputs(run_state *r)
+{
+    const cli_options *o = r->opts;
+    char err[MESSAGE_CAP];
+    r->plans = calloc(r->inputs.count ? r->inputs.count : 1, sizeof *r->plans);
+    if (r->plans == NULL)
+        return false;
+    for (size_t i = 0; i < r->inputs.count; i++) {
+        output_plan *p = &r->plans[i];
+        const input_file *in = &r->inputs.items[i];
+        if (!o->mask_only)
+            p->rgba_path = output_path(o->output_dir, in->stem, "");
+        if (o->mask_only)
+            p->mask_path = output_path(o->output_dir, in->stem, "");
+        else if (o->mask)
+            p->mask_path = output_path(o->output_dir, in->stem, "_mask");
+        if ((!o->mask_only && p->rgba_path == NULL) ||
+            ((o->mask || o->mask_only) && p->mask_path == NULL))
+            return false;
+
+        const char *paths[2] = {p->rgba_path, p->mask_path};
+        for (int k = 0; k < 2 && !p->failed; k++) {
+            const char *earlier = NULL;
+            if (paths[k] == NULL)
+                continue;
+            if (same_path_as_earlier(r, i, paths[k], &earlier)) {
+                snprintf(err, sizeof err, "output %s is also the output of %s", paths[k],
+                         earlier);
+                p->failed = true;
+            } else if (!output_check(paths[k], &r->inputs, o->overwrite, err, sizeof err)) {
+                p->failed = true;
+            }
+        }
+        if (p->failed)
+            report_failure(r, in->path, err);
+    }
+    return true;
+}
+
+static void free_plans(run_state *r)
+{
+    for (size_t i = 0; r->plans != NULL && i < r->inputs.count; i++) {
+        free(r->plans[i].rgba_path);
+        free(r->plans[i].mask_path);
+    }
+    free(r->plans);
+    r->plans = NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Writing one image's outputs                                               */
+
+/* Writes `pixels` to a temporary file for `path`; on failure t is empty. */
+static bool write_temp(output_temp *t, const char *path, const uint8_t *pixels,
+                       const image_f32 *img, int channels, char *err, size_t err_cap)
+{
+    if (!output_temp_open(t, path, err, err_cap))
+        return false;
+    char why[MESSAGE_CAP / 2];
+    if (!image_write_png(t->fp, pixels, img->width, img->height, channels, why, sizeof why)) {
+        snprintf(err, err_cap, "%s: %s", path, why);
+        output_temp_discard(t);
+        return false;
+    }
+    return true;
+}
+
+/* Either every output of the image exists afterwards, or none does. */
+static bool write_outputs(const output_plan *p, const image_f32 *img,
+                          const remove_background_result *res, bool overwrite, char *err,
+                          size_t err_cap)
+{
+    output_temp rgba, mask;
+    memset(&rgba, 0, sizeof rgba);
+    memset(&mask, 0, sizeof mask);
+    bool ok = true;
+    if (p->rgba_path != NULL)
+        ok = write_temp(&rgba, p->rgba_path, res->rgba, img, 4, err, err_cap);
+    if (ok && p->mask_path != NULL)
+        ok = write_temp(&mask, p->mask_path, res->mask, img, 1, err, err_cap);
+    if (!ok) {
+        output_temp_discard(&rgba);
+        output_temp_discard(&mask);
+        return false;
+    }
+    if (p->rgba_path != NULL && !output_temp_commit(&rgba, overwrite, err, err_cap)) {
+        output_temp_discard(&mask);
+        return false;
+    }
+    if (p->mask_path != NULL && !output_temp_commit(&mask, overwrite, err, err_cap)) {
+        if (p->rgba_path != NULL)
+            unlink(p->rgba_path); /* the image failed: leave none of its files */
+        return false;
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Processing                                                                */
+
+typedef struct progress_feed {
+    progress *bar;
+    int64_t base; /* images finished before this node call */
+} progress_feed;
+
+static void on_node_progress(int64_t done, int64_t total, void *user)
+{
+    progress_feed *feed = user;
+    (void)total;
+    progress_set(feed->bar, feed->base + done);
+}
+
+/* Runs the node on images[0 .. count-1] (same size, inputs `index`),
+ * writes the results and frees the images. */
+static void process_group(run_state *r, image_f32 *images, const size_t *index, int64_t count,
+                          const image_f32 **views, remove_background_result *results)
+{
+    char err[MESSAGE_CAP];
+    progress_feed feed = {&r->bar, r->done + r->failed};
+    cutout_run_params run = cutout_run_default_params();
+    run.progress = on_node_progress;
+    run.progress_user = &feed;
+    run.should_abort = should_abort;
+    run.abort_user = NULL;
+    for (int64_t i = 0; i < count; i++)
+        views[i] = &images[i];
+
+    cutout_status status =
+        remove_background_run(r->ctx, r->opts->model, r->opts->batch_size, views, count, &run,
+                              !r->opts->mask_only, results, err, sizeof err);
+    for (int64_t i = 0; i < count; i++) {
+        const input_file *in = &r->inputs.items[index[i]];
+        if (status == CUTOUT_CANCELLED) {
+            /* not a failure of the image; the caller reports the interrupt */
+        } else if (status != CUTOUT_OK) {
+            report_failure(r, in->path, err);
+        } else if (!write_outputs(&r->plans[index[i]], &images[i], &results[i],
+                                  r->opts->overwrite, err, sizeof err)) {
+            report_failure(r, in->path, err);
+        } else {
+            r->done++;
+        }
+        if (status == CUTOUT_OK)
+            remove_background_result_free(&results[i]);
+        image_free(&images[i]);
+    }
+    progress_set(&r->bar, r->done + r->failed);
+}
+
+static bool same_size(const image_f32 *a, const image_f32 *b)
+{
+    return a->width == b->width && a->height == b->height && a->channels == b->channels;
+}
+
+/* Decodes the inputs in order and processes them in groups of up to
+ * batch_size consecutive images of the same size. Returns false when
+ * memory runs out for the group arrays. */
+static bool process_all(run_state *r)
+{
+    size_t cap = (size_t)r->opts->batch_size;
+    image_f32 *images = calloc(cap, sizeof *images);
+    size_t *index = calloc(cap, sizeof *index);
+    const image_f32 **views = calloc(cap, sizeof *views);
+    remove_background_result *results = calloc(cap, sizeof *results);
+    if (images == NULL || index == NULL || views == NULL || results == NULL) {
+        free(images);
+        free(index);
+        free(views);
+        free(results);
+        return false;
+    }
+    char err[MESSAGE_CAP];
+    image_f32 carry; /* decoded, but of another size than the group */
+    memset(&carry, 0, sizeof carry);
+    size_t carry_index = 0;
+    bool have_carry = false;
+    size_t next = 0;
+    while (!g_interrupted) {
+        int64_t count = 0;
+        if (have_carry) {
+            images[0] = carry;
+            index[0] = carry_index;
+            count = 1;
+            have_carry = false;
+        }
+        while ((size_t)count < cap && next < r->inputs.count && !g_interrupted) {
+            size_t k = next++;
+            image_f32 img;
+            if (r->plans[k].failed)
+                continue;
+            if (!image_load(r->inputs.items[k].path, DECODE_MAX_PIXELS, &img, err,
+                            sizeof err)) {
+                report_failure(r, r->inputs.items[k].path, err);
+                progress_set(&r->bar, r->done + r->failed);
+                continue;
+            }
+            if (count > 0 && !same_size(&img, &images[0])) {
+                carry = img;
+                carry_index = k;
+                have_carry = true;
+                break;
+            }
+            images[count] = img;
+            index[count] = k;
+            count++;
+        }
+        if (count == 0)
+            break;
+        if (g_interrupted) {
+            for (int64_t i = 0; i < count; i++)
+                image_free(&images[i]);
+            break;
+        }
+        process_group(r, images, index, count, views, results);
+    }
+    if (have_carry)
+        image_free(&carry);
+    free(images);
+    free(index);
+    free(views);
+    free(results);
+    return true;
+}
+
+/* ------------------------------------------------------------------------ */
+
+static int run_images(run_state *r)
+{
+    const cli_options *o = r->opts;
+    char err[MESSAGE_CAP];
+    char model_path[4096];
+
+    if (cutout_context_model_path(r->ctx, o->model, model_path, sizeof model_path) !=
+        CUTOUT_OK) {
+        fprintf(stderr, "cutout: %s\n", cutout_last_error());
+        return EXIT_FAILED;
+    }
+    if (!output_dir_prepare(o->output_dir, err, sizeof err)) {
+        fprintf(stderr, "cutout: %s\n", err);
+        return EXIT_FAILED;
+    }
+
+    int64_t bad_arguments = 0;
+    for (int i = 0; i < o->num_inputs; i++) {
+        if (!input_list_add(&r->inputs, o->inputs[i], err, sizeof err)) {
+            report_failure(r, o->inputs[i], err);
+            bad_arguments++;
+        }
+    }
+    r->total = (int64_t)r->inputs.count + bad_arguments;
+    progress_start(&r->bar, r->total, r->total > 1 && !o->quiet && isatty(STDERR_FILENO));
+    if (!plan_outputs(r) || !process_all(r)) {
+        progress_clear(&r->bar);
+        fprintf(stderr, "cutout: out of memory\n");
+        return EXIT_FAILED;
+    }
+    progress_clear(&r->bar);
+
+    if (g_interrupted) {
+        fprintf(stderr, "cutout: interrupted: %lld of %lld images done\n", (long long)r->done,
+                (long long)r->total);
+        return EXIT_INTERRUPTED;
+    }
+    if (!o->quiet)
+        fprintf(stderr, "%lld image%s: %lld done, %lld failed, %.1f s\n", (long long)r->total,
+                r->total == 1 ? "" : "s", (long long)r->done, (long long)r->failed,
+                progress_elapsed(&r->bar));
+    return r->failed > 0 ? EXIT_FAILED : EXIT_SUCCESS;
+}
+
+int main(int argc, char **argv)
+{
+    cli_options opts;
+    char err[MESSAGE_CAP];
+    if (!options_parse(argc, argv, &opts, err, sizeof err)) {
+        fprintf(stderr, "cutout: %s\n\n", err);
+        options_print_usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (opts.help) {
+        options_print_usage(stdout);
+        return EXIT_SUCCESS;
+    }
+    if (cutout_abi_version() != CUTOUT_ABI_VERSION) {
+        fprintf(stderr, "cutout: libcutout has ABI version %d, this program needs %d\n",
+                (int)cutout_abi_version(), CUTOUT_ABI_VERSION);
+        return EXIT_FAILED;
+    }
+    if (opts.version)
+        return print_version();
+
+    cutout_context_params params = cutout_context_default_params();
+    params.num_threads = opts.threads;
+    cutout_context *ctx = NULL;
+    if (cutout_context_create(&params, &ctx) != CUTOUT_OK) {
+        fprintf(stderr, "cutout: %s\n", cutout_last_error());
+        return EXIT_FAILED;
+    }
+    int status;
+    if (opts.list_models) {
+        status = list_models(ctx);
+    } else {
+        run_state r;
+        memset(&r, 0, sizeof r);
+        r.opts = &opts;
+        r.ctx = ctx;
+        install_sigint_handler();
+        status = run_images(&r);
+        free_plans(&r);
+        input_list_free(&r.inputs);
+    }
+    cutout_context_destroy(ctx);
+    return status;
+}

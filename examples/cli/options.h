@@ -1,0 +1,47 @@
+/*
+ * options.h - command-line options of the cutout command.
+ */
+#ifndef CUTOUT_CLI_OPTIONS_H
+#define CUTOUT_CLI_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Range of --batch-size: the node's batch_size input (nodes.json). */
+#define CLI_BATCH_SIZE_MIN 1
+#define CLI_BATCH_SIZE_MAX 64
+/* Range of --threads; 0 lets the library use every core it may run on. */
+#define CLI_THREADS_MAX 1024
+
+typedef struct cli_options {
+    const char *output_dir; /* -o; "." by default */
+    const char *model;      /* --model; "isnet" by default */
+    int64_t batch_size;     /* --batch-size */
+    int32_t threads;        /* --threads; 0 = automatic */
+    bool mask;              /* --mask: also write <stem>_mask.png */
+    bool mask_only;         /* --mask-only: write only the mask, as <stem>.png */
+    bool overwrite;         /* --overwrite: replace existing outputs */
+    bool quiet;             /* --quiet: no progress bar, no summary */
+    bool list_models;
+    bool version;
+    bool help;
+    char **inputs; /* points into argv; not owned */
+    int num_inputs;
+} cli_options;
+
+/* Parses argv into *out. Options and inputs may be mixed; "--" ends the
+ * options. Values go as "--opt VALUE" or "--opt=VALUE" ("-o DIR" or
+ * "-oDIR" for short ones). Returns true on success, otherwise false with a
+ * one-line message in err (capacity err_cap), e.g.
+ * "--batch-size: expected an integer from 1 to 64, got '0'". Having no
+ * input is an error unless --help, --version or --list-models is given.
+ * Allocates nothing: keeps pointers into argv, whose entries it reorders
+ * so that the inputs come first (out->inputs points at them). */
+bool options_parse(int argc, char **argv, cli_options *out, char *err, size_t err_cap);
+
+/* Prints the usage text (every option, one line each) to `to`. */
+void options_print_usage(FILE *to);
+
+#endif /* CUTOUT_CLI_OPTIONS_H */

@@ -1,0 +1,183 @@
+/*
+ * node_remove_background.c - CutoutRemoveBackground: validate everything,
+ * then for each chunk of batch_size items predict the matte in one forward
+ * pass and finish every item (RGB + alpha, guide mask, input alpha),
+ * reporting progress after each item and polling abort before each item
+ * and between the shim's stages.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "error.h"
+#include "models.h"
+#include "nodes.h"
+#include "tensor_check.h"
+
+const node_needs node_remove_background_needs[] = {
+    {"image", SPEC_IMAGE},
+    {"mask", SPEC_MASK},
+    {"batch_size", SPEC_INT},
+    {"model", SPEC_COMBO},
+    {NULL, SPEC_IMAGE},
+};
+
+/* A shim failure: its message already names the input. */
+static cutout_status shim_failed(cutout_shim_status st, const char *err)
+{
+    return cutout_error_set_text((cutout_status)st, err[0] ? err : "shim: failed without a message");
+}
+
+static bool same_device(DLDevice a, DLDevice b)
+{
+    return a.device_type == b.device_type && a.device_id == b.device_id;
+}
+
+/* The image must live where the context computes, and the mask beside it. */
+static cutout_status check_devices(const cutout_context *ctx, const DLTensor *image,
+                                   const DLTensor *mask)
+{
+    char a[32], b[32];
+    if (!same_device(image->device, ctx->device))
+        return cutout_error_set(CUTOUT_ERR_DEVICE,
+                                "image: on %s, but this context runs on %s (create a context "
+                                "with device \"%s\" or move the image)",
+                                tensor_device_name(image->device, a, sizeof a), ctx->device_name,
+                                tensor_device_name(image->device, b, sizeof b));
+    if (mask && !same_device(mask->device, image->device))
+        return cutout_error_set(CUTOUT_ERR_DEVICE, "mask: on %s, but the image is on %s",
+                                tensor_device_name(mask->device, a, sizeof a),
+                                tensor_device_name(image->device, b, sizeof b));
+    return CUTOUT_OK;
+}
+
+/* NaN or Inf anywhere is refused before any work, naming the first item. */
+static cutout_status check_finite(const char *name, const DLTensor *t, int64_t batch)
+{
+    char err[1024] = "";
+    int64_t bad = 0;
+    cutout_shim_status st = cutout_shim_count_nonfinite(t, 0, batch, &bad, err, sizeof err);
+    if (st != CUTOUT_SHIM_OK) return shim_failed(st, err);
+    if (bad == 0) return CUTOUT_OK;
+    int64_t item = 0;
+    for (int64_t b = 0; b < batch; b++) {
+        int64_t here = 0;
+        st = cutout_shim_count_nonfinite(t, b, 1, &here, err, sizeof err);
+        if (st != CUTOUT_SHIM_OK) return shim_failed(st, err);
+        if (here > 0) {
+            item = b;
+            break;
+        }
+    }
+    return cutout_error_set(CUTOUT_ERR_INVALID_INPUT,
+                            "%s: expected finite values, got %lld NaN or Inf values (first in "
+                            "item %lld)",
+                            name, (long long)bad, (long long)item);
+}
+
+static bool aborted(const cutout_run_params *run)
+{
+    return run->should_abort && run->should_abort(run->abort_user);
+}
+
+static void release(DLManagedTensor **t)
+{
+    if (*t) {
+        if ((*t)->deleter) (*t)->deleter(*t);
+        *t = NULL;
+    }
+}
+
+cutout_status node_remove_background_run(cutout_context *ctx, const bound_inputs *in,
+                                         const cutout_run_params *run, DLManagedTensor **outputs)
+{
+    const DLTensor *image = inputs_get(in, "image")->tensor;
+    const bound_value *mask_value = inputs_get(in, "mask");
+    const DLTensor *mask = mask_value->present ? mask_value->tensor : NULL;
+    const int64_t batch_size = inputs_get(in, "batch_size")->i;
+    const char *model_name = inputs_get(in, "model")->s;
+
+    /* 1. Everything about the inputs, before any work. */
+    image_shape is;
+    mask_shape ms = {0, 0, 0};
+    cutout_status st = tensor_check_image("image", image, &is);
+    if (st == CUTOUT_OK && mask) st = tensor_check_mask("mask", mask, &ms);
+    if (st != CUTOUT_OK) return st;
+    if (mask && ms.batch != 1 && ms.batch != is.batch)
+        return cutout_error_set(CUTOUT_ERR_INVALID_INPUT,
+                                "mask: batch of %lld does not match the image batch of %lld "
+                                "(expected 1 or %lld)",
+                                (long long)ms.batch, (long long)is.batch, (long long)is.batch);
+    int64_t pixels, out_elems;
+    if (!tensor_mul_ok(is.height, is.width, &pixels) ||
+        !tensor_mul_ok(pixels, is.batch, &out_elems) || !tensor_mul_ok(out_elems, 16, &out_elems))
+        return cutout_error_set(CUTOUT_ERR_INVALID_INPUT,
+                                "image: batch of %lld images of %lld x %lld needs more than 2^63 "
+                                "bytes of output",
+                                (long long)is.batch, (long long)is.height, (long long)is.width);
+    if ((st = check_devices(ctx, image, mask)) != CUTOUT_OK) return st;
+    if ((st = check_finite("image", image, is.batch)) != CUTOUT_OK) return st;
+    if (mask && (st = check_finite("mask", mask, ms.batch)) != CUTOUT_OK) return st;
+    const loaded_model *model = NULL;
+    if ((st = models_get(ctx, model_name, &model)) != CUTOUT_OK) return st;
+
+    /* 2. Outputs: IMAGE B x H x W x 4 and MASK B x H x W, float32, on the
+     *    image's device. The predicted alpha is written straight into MASK. */
+    char err[1024] = "";
+    DLManagedTensor *out_image = NULL, *out_mask = NULL;
+    const int64_t image_dims[4] = {is.batch, is.height, is.width, 4};
+    const int64_t mask_dims[3] = {is.batch, is.height, is.width};
+    cutout_shim_status ss = cutout_shim_alloc_float32(image->device, 4, image_dims, &out_image,
+                                                      err, sizeof err);
+    if (ss == CUTOUT_SHIM_OK)
+        ss = cutout_shim_alloc_float32(image->device, 3, mask_dims, &out_mask, err, sizeof err);
+    if (ss != CUTOUT_SHIM_OK) {
+        release(&out_image);
+        return shim_failed(ss, err);
+    }
+
+    /* 3. The batch loop. */
+    st = CUTOUT_OK;
+    for (int64_t first = 0; st == CUTOUT_OK && first < is.batch; first += batch_size) {
+        int64_t count = is.batch - first < batch_size ? is.batch - first : batch_size;
+        if (aborted(run)) {
+            st = cutout_error_set(CUTOUT_CANCELLED, "cancelled before item %lld of %lld",
+                                  (long long)first + 1, (long long)is.batch);
+            break;
+        }
+        ss = cutout_shim_predict_alpha(model->model, image, first, count, &out_mask->dl_tensor,
+                                       run->should_abort, run->abort_user, err, sizeof err);
+        if (ss == CUTOUT_SHIM_CANCELLED) {
+            st = cutout_error_set(CUTOUT_CANCELLED, "cancelled during items %lld..%lld of %lld",
+                                  (long long)first + 1, (long long)(first + count),
+                                  (long long)is.batch);
+            break;
+        }
+        if (ss != CUTOUT_SHIM_OK) {
+            st = shim_failed(ss, err);
+            break;
+        }
+        for (int64_t item = first; item < first + count; item++) {
+            if (item > first && aborted(run)) {
+                st = cutout_error_set(CUTOUT_CANCELLED, "cancelled before item %lld of %lld",
+                                      (long long)item + 1, (long long)is.batch);
+                break;
+            }
+            ss = cutout_shim_compose_item(image, mask, item, ms.batch == 1 ? 0 : item,
+                                          &out_mask->dl_tensor, &out_image->dl_tensor, err,
+                                          sizeof err);
+            if (ss != CUTOUT_SHIM_OK) {
+                st = shim_failed(ss, err);
+                break;
+            }
+            if (run->progress) run->progress(item + 1, is.batch, run->progress_user);
+        }
+    }
+    if (st != CUTOUT_OK) {
+        release(&out_image);
+        release(&out_mask);
+        return st;
+    }
+    outputs[0] = out_image;
+    outputs[1] = out_mask;
+    return CUTOUT_OK;
+}

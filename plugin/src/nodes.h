@@ -1,0 +1,45 @@
+/*
+ * nodes.h - the table of node implementations.
+ *
+ * Each node id in nodes.json must have an implementation here, and each
+ * implementation declares the inputs it reads, so a context refuses a spec
+ * that does not match the code (CUTOUT_ERR_SPEC) instead of failing later.
+ */
+#ifndef CUTOUT_NODES_H
+#define CUTOUT_NODES_H
+
+#include "context.h"
+#include "inputs.h"
+
+typedef struct node_needs {
+    const char *name;
+    spec_type type;
+} node_needs;
+
+/* Runs a node on bound, spec-checked inputs. Writes the node's outputs to
+ * outputs[0 .. num_outputs) on success, leaves them NULL otherwise. */
+typedef cutout_status (*node_run_fn)(cutout_context *ctx, const bound_inputs *in,
+                                     const cutout_run_params *run, DLManagedTensor **outputs);
+
+typedef struct node_impl {
+    const char *id;
+    node_run_fn run;
+    const node_needs *needs; /* terminated by a NULL name */
+    const spec_type *outputs;
+    size_t num_outputs;
+} node_impl;
+
+/* The implementation for `id`, or NULL. */
+const node_impl *nodes_find(const char *id);
+
+/* Checks that every node in `doc` is implemented and declares the inputs and
+ * outputs its implementation uses. Errors: SPEC. */
+cutout_status nodes_check_spec(const spec_doc *doc);
+
+/* The implementations. */
+cutout_status node_remove_background_run(cutout_context *ctx, const bound_inputs *in,
+                                         const cutout_run_params *run,
+                                         DLManagedTensor **outputs);
+extern const node_needs node_remove_background_needs[];
+
+#endif /* CUTOUT_NODES_H */

@@ -1,0 +1,84 @@
+// guard.cpp - exception-to-status mapping and safe message copying.
+#include "guard.hpp"
+
+#include <cstring>
+
+namespace cutout_shim {
+
+void write_message(char *err, size_t err_cap, const std::string &message) noexcept {
+    if (err == nullptr || err_cap == 0) return;
+    size_t n = message.size();
+    if (n > err_cap - 1) n = err_cap - 1;
+    std::memcpy(err, message.data(), n);
+    err[n] = '\0';
+}
+
+static std::string trimmed(const std::string &s) {
+    const char *blanks = " \t\r\n";
+    size_t b = s.find_first_not_of(blanks);
+    if (b == std::string::npos) return "";
+    size_t e = s.find_last_not_of(blanks);
+    return s.substr(b, e - b + 1);
+}
+
+std::string first_line(const char *text) {
+    std::string s = text != nullptr ? text : "";
+    // The TorchScript interpreter puts a script traceback first and the
+    // actual error ("RuntimeError: ...") on the last line.
+    if (s.rfind("The following operation failed in the TorchScript interpreter", 0) == 0) {
+        std::string t = trimmed(s);
+        size_t nl = t.find_last_of('\n');
+        std::string last = trimmed(nl == std::string::npos ? t : t.substr(nl + 1));
+        if (!last.empty()) return last;
+    }
+    std::string line = trimmed(s.substr(0, s.find('\n')));
+    return line.empty() ? "unknown error" : line;
+}
+
+bool looks_like_out_of_memory(const std::string &message) {
+    return message.find("not enough memory") != std::string::npos ||
+           message.find("out of memory") != std::string::npos ||
+           message.find("can't allocate memory") != std::string::npos;
+}
+
+static std::string with_context(const char *context, const std::string &message) {
+    if (context == nullptr || *context == '\0') return message;
+    return std::string(context) + ": " + message;
+}
+
+cutout_shim_status status_from_current_exception(const char *context, char *err,
+                                                 size_t err_cap) noexcept {
+    // Building a message can itself fail on allocation; fall back to fixed
+    // text then.
+    try {
+        try {
+            throw;
+        } catch (const shim_error &e) {
+            write_message(err, err_cap, e.what());
+            return e.status();
+        } catch (const std::bad_alloc &) {
+            write_message(err, err_cap, with_context(context, "out of memory"));
+            return CUTOUT_SHIM_ERR_OUT_OF_MEMORY;
+        } catch (const c10::OutOfMemoryError &e) {
+            write_message(err, err_cap,
+                          with_context(context, first_line(e.what_without_backtrace())));
+            return CUTOUT_SHIM_ERR_OUT_OF_MEMORY;
+        } catch (const c10::Error &e) {
+            std::string line = first_line(e.what_without_backtrace());
+            write_message(err, err_cap, with_context(context, line));
+            return looks_like_out_of_memory(line) ? CUTOUT_SHIM_ERR_OUT_OF_MEMORY
+                                                  : CUTOUT_SHIM_ERR_INTERNAL;
+        } catch (const std::exception &e) {
+            write_message(err, err_cap, with_context(context, first_line(e.what())));
+            return CUTOUT_SHIM_ERR_INTERNAL;
+        } catch (...) {
+            write_message(err, err_cap, with_context(context, "unknown C++ exception"));
+            return CUTOUT_SHIM_ERR_INTERNAL;
+        }
+    } catch (...) {
+        write_message(err, err_cap, "out of memory while reporting an error");
+        return CUTOUT_SHIM_ERR_OUT_OF_MEMORY;
+    }
+}
+
+}  // namespace cutout_shim

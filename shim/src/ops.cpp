@@ -1,0 +1,304 @@
+// ops.cpp - the exported tensor operations: prediction, composition,
+// allocation, checks, and process-wide settings.
+#include <ATen/DLConvertor.h>
+#include <ATen/Parallel.h>
+#include <torch/cuda.h>
+#include <torch/script.h>
+#include <torch/version.h>
+
+#include <atomic>
+#include <string>
+
+#include "guard.hpp"
+#include "model.hpp"
+#include "tensor_bridge.hpp"
+
+namespace cutout_shim {
+namespace {
+
+// at::set_num_threads() with the OpenMP backend only reaches the calling
+// thread (and threads that have not run parallel work yet). The count asked
+// for is kept here and applied to every thread that runs shim work after it
+// changed.
+std::atomic<int32_t> g_num_threads{0};
+std::atomic<uint64_t> g_num_threads_generation{0};
+
+void apply_thread_count_to_this_thread() {
+    thread_local uint64_t seen = 0;
+    uint64_t generation = g_num_threads_generation.load();
+    if (generation == seen) return;
+    int32_t n = g_num_threads.load();
+    if (n > 0 && at::get_num_threads() != n) at::set_num_threads(n);
+    seen = generation;
+}
+
+std::string items_text(int64_t first, int64_t count) {
+    return "first " + std::to_string(first) + ", count " + std::to_string(count);
+}
+
+// Throws INVALID_ARGUMENT unless 0 <= first, min_count <= count and
+// first + count <= batch.
+void require_items(int64_t first, int64_t count, int64_t batch, int64_t min_count) {
+    if (first < 0 || count < min_count || first > batch || count > batch - first)
+        fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT,
+             "items: out of range (expected 0 <= first, " + std::to_string(min_count) +
+                 " <= count, first + count <= batch " + std::to_string(batch) + ", got " +
+                 items_text(first, count) + ")");
+}
+
+void poll_abort(cutout_shim_abort_fn abort, void *user, const char *stage) {
+    if (abort != nullptr && abort(user))
+        fail(CUTOUT_SHIM_CANCELLED,
+             std::string("predict_alpha: cancelled by the abort callback ") + stage);
+}
+
+// An image tensor B x H x W x C (C = 3 or 4) of an image dtype.
+at::Tensor image_view(const DLTensor *image) {
+    at::Tensor img = view_of(image, "image");
+    require_ndim(img, 4, "image", "B x H x W x C");
+    if (img.size(3) != 3 && img.size(3) != 4)
+        fail(CUTOUT_SHIM_ERR_INVALID_INPUT,
+             "image: wrong channel count (expected C = 3 or 4, got shape " +
+                 shape_string(img.sizes()) + ")");
+    if (img.size(1) < 1 || img.size(2) < 1)
+        fail(CUTOUT_SHIM_ERR_INVALID_INPUT,
+             "image: empty (expected H, W >= 1, got shape " + shape_string(img.sizes()) + ")");
+    require_image_dtype(img, "image");
+    return img;
+}
+
+// A compact float32 output tensor on the image's device whose shape is the
+// image's B x H x W, followed by `channels` when that is not 0.
+at::Tensor output_view(DLTensor *t, const std::string &name, const at::Tensor &img,
+                       int64_t channels) {
+    require_on_device(t, img.device(), name, "the image is on");
+    at::Tensor out = view_of(t, name);
+    std::vector<int64_t> expected{img.size(0), img.size(1), img.size(2)};
+    std::string layout = "B x H x W";
+    if (channels > 0) {
+        expected.push_back(channels);
+        layout += " x 4";
+    }
+    require_ndim(out, static_cast<int64_t>(expected.size()), name, layout);
+    if (out.sizes() != at::IntArrayRef(expected))
+        fail(CUTOUT_SHIM_ERR_INVALID_INPUT, name + ": shape does not match the image (expected " +
+                                                shape_string(expected) + ", got " +
+                                                shape_string(out.sizes()) + ")");
+    require_compact_float32(out, name);
+    return out;
+}
+
+// The tensor a model returned: the value itself, or the first element of a
+// tuple or list.
+at::Tensor returned_tensor(const c10::IValue &value) {
+    if (value.isTensor()) return value.toTensor();
+    if (value.isTuple()) {
+        const auto &elements = value.toTupleRef().elements();
+        if (!elements.empty() && elements[0].isTensor()) return elements[0].toTensor();
+    } else if (value.isList()) {
+        c10::List<c10::IValue> list = value.toList();
+        if (list.size() > 0 && list.get(0).isTensor()) return list.get(0).toTensor();
+    }
+    fail(CUTOUT_SHIM_ERR_INFERENCE,
+         "model output: expected a tensor B x 1 x H x W (or a tuple/list starting with one), got " +
+             std::string(value.tagKind()));
+}
+
+// Checks what the model returned for `count` items: a finite floating-point
+// count x 1 x S x S' tensor on the model's device.
+at::Tensor checked_output(const c10::IValue &value, int64_t count, const c10::Device &device) {
+    at::Tensor y = returned_tensor(value);
+    if (y.dim() != 4)
+        fail(CUTOUT_SHIM_ERR_INFERENCE, "model output: expected 4 dims B x 1 x H x W, got " +
+                                            std::to_string(y.dim()) + " dims " +
+                                            shape_string(y.sizes()));
+    if (y.size(0) != count || y.size(1) != 1 || y.size(2) < 1 || y.size(3) < 1)
+        fail(CUTOUT_SHIM_ERR_INFERENCE, "model output: wrong shape (expected [" +
+                                            std::to_string(count) + ",1,H,W], got " +
+                                            shape_string(y.sizes()) + ")");
+    if (!at::isFloatingType(y.scalar_type()))
+        fail(CUTOUT_SHIM_ERR_INFERENCE,
+             "model output: wrong dtype (expected a floating-point tensor, got " +
+                 dtype_name(y.scalar_type()) + ")");
+    if (y.device() != device)
+        fail(CUTOUT_SHIM_ERR_INFERENCE, "model output: on " + device_string(y.device()) +
+                                            " but the model runs on " + device_string(device));
+    int64_t bad = at::logical_not(at::isfinite(y)).sum().item<int64_t>();
+    if (bad != 0)
+        fail(CUTOUT_SHIM_ERR_INFERENCE,
+             "model output: not finite (expected all values finite, got " + std::to_string(bad) +
+                 " NaN/Inf of " + std::to_string(y.numel()) + ")");
+    return y;
+}
+
+}  // namespace
+}  // namespace cutout_shim
+
+using namespace cutout_shim;
+
+extern "C" const char *cutout_shim_torch_version(void) { return TORCH_VERSION; }
+
+extern "C" cutout_shim_status cutout_shim_cuda_available(bool *available, char *err,
+                                                         size_t err_cap) {
+    return guarded("cuda_available", err, err_cap, [&]() -> cutout_shim_status {
+        if (available == nullptr) fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT, "available: is NULL");
+        *available = torch::cuda::is_available();
+        return CUTOUT_SHIM_OK;
+    });
+}
+
+extern "C" cutout_shim_status cutout_shim_set_num_threads(int32_t n, char *err, size_t err_cap) {
+    return guarded("set_num_threads", err, err_cap, [&]() -> cutout_shim_status {
+        if (n < 1)
+            fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT,
+                 "num_threads: out of range (expected >= 1, got " + std::to_string(n) + ")");
+        g_num_threads.store(n);
+        g_num_threads_generation.fetch_add(1);
+        apply_thread_count_to_this_thread();
+        return CUTOUT_SHIM_OK;
+    });
+}
+
+extern "C" cutout_shim_status cutout_shim_alloc_float32(DLDevice device, int32_t ndim,
+                                                        const int64_t *shape,
+                                                        DLManagedTensor **out, char *err,
+                                                        size_t err_cap) {
+    if (out != nullptr) *out = nullptr;
+    return guarded("alloc_float32", err, err_cap, [&]() -> cutout_shim_status {
+        if (out == nullptr) fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT, "out: is NULL");
+        if (ndim < 0 || ndim > 16 || (ndim > 0 && shape == nullptr))
+            fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT,
+                 "shape: bad (expected 0..16 dims and a shape array, got " +
+                     std::to_string(ndim) + " dims" + (shape == nullptr ? ", NULL shape" : "") +
+                     ")");
+        std::vector<int64_t> sizes(shape, shape + ndim);
+        int64_t bytes = static_cast<int64_t>(sizeof(float));
+        for (int64_t s : sizes) {
+            if (s < 0)
+                fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT,
+                     "shape: negative size (got " + shape_string(sizes) + ")");
+            if (__builtin_mul_overflow(bytes, s, &bytes))
+                fail(CUTOUT_SHIM_ERR_OUT_OF_MEMORY,
+                     "alloc_float32: size overflows (got shape " + shape_string(sizes) + ")");
+        }
+        c10::Device dev = device_from_dl(device, "device");
+        require_device_available(dev, "device");
+        at::Tensor t = at::zeros(sizes, at::TensorOptions().dtype(at::kFloat).device(dev));
+        *out = at::toDLPack(t);
+        return CUTOUT_SHIM_OK;
+    });
+}
+
+extern "C" cutout_shim_status cutout_shim_count_nonfinite(const DLTensor *t, int64_t first,
+                                                          int64_t count, int64_t *nonfinite,
+                                                          char *err, size_t err_cap) {
+    if (nonfinite != nullptr) *nonfinite = 0;
+    return guarded("count_nonfinite", err, err_cap, [&]() -> cutout_shim_status {
+        if (nonfinite == nullptr) fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT, "nonfinite: is NULL");
+        apply_thread_count_to_this_thread();
+        c10::InferenceMode inference;
+        at::Tensor v = view_of(t, "tensor");
+        if (v.dim() < 1)
+            fail(CUTOUT_SHIM_ERR_INVALID_INPUT,
+                 "tensor: expected at least 1 dim B x ..., got 0 dims");
+        require_items(first, count, v.size(0), 0);
+        if (!at::isFloatingType(v.scalar_type()) || count == 0) return CUTOUT_SHIM_OK;
+        at::Tensor items = v.narrow(0, first, count);
+        *nonfinite = at::logical_not(at::isfinite(items)).sum().item<int64_t>();
+        return CUTOUT_SHIM_OK;
+    });
+}
+
+extern "C" cutout_shim_status cutout_shim_predict_alpha(cutout_shim_model *model,
+                                                        const DLTensor *image, int64_t first,
+                                                        int64_t count, DLTensor *alpha_out,
+                                                        cutout_shim_abort_fn abort,
+                                                        void *abort_user, char *err,
+                                                        size_t err_cap) {
+    return guarded("predict_alpha", err, err_cap, [&]() -> cutout_shim_status {
+        if (model == nullptr) fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT, "model: is NULL");
+        apply_thread_count_to_this_thread();
+        c10::InferenceMode inference;
+        require_on_device(image, model->device, "image", "the model runs on");
+        at::Tensor img = image_view(image);
+        at::Tensor out = output_view(alpha_out, "alpha_out", img, 0);
+        require_items(first, count, img.size(0), 1);
+        const int64_t height = img.size(1), width = img.size(2);
+
+        poll_abort(abort, abort_user, "before pre-processing");
+        at::Tensor rgb = img.narrow(0, first, count).narrow(3, 0, 3).permute({0, 3, 1, 2});
+        at::Tensor x = to_float01(rgb).clamp(0.0, 1.0);
+        x = resize_bilinear(x, model->info.input_height, model->info.input_width);
+        x = x.sub(model->mean).div_(model->std);
+        x = x.to(model->input_dtype).contiguous();
+
+        poll_abort(abort, abort_user, "before the forward pass");
+        c10::IValue result = translate_errors(CUTOUT_SHIM_ERR_INFERENCE, "model forward: ", [&] {
+            return model->module.forward({x});
+        });
+        poll_abort(abort, abort_user, "after the forward pass");
+
+        at::Tensor y = checked_output(result, count, model->device).to(at::kFloat);
+        y = resize_bilinear(y, height, width).clamp_(0.0, 1.0);
+        out.narrow(0, first, count).copy_(y.select(1, 0));
+        return CUTOUT_SHIM_OK;
+    });
+}
+
+extern "C" cutout_shim_status cutout_shim_compose_item(const DLTensor *image,
+                                                       const DLTensor *guide, int64_t item,
+                                                       int64_t guide_item, DLTensor *alpha_out,
+                                                       DLTensor *out_image, char *err,
+                                                       size_t err_cap) {
+    return guarded("compose_item", err, err_cap, [&]() -> cutout_shim_status {
+        apply_thread_count_to_this_thread();
+        c10::InferenceMode inference;
+        at::Tensor img = image_view(image);
+        at::Tensor alpha = output_view(alpha_out, "alpha_out", img, 0);
+        at::Tensor composed = output_view(out_image, "out_image", img, 4);
+        require_items(item, 1, img.size(0), 1);
+        const int64_t height = img.size(1), width = img.size(2);
+
+        at::Tensor g;
+        if (guide != nullptr) {
+            require_on_device(guide, img.device(), "guide", "the image is on");
+            at::Tensor gv = view_of(guide, "guide");
+            if (gv.dim() != 2 && gv.dim() != 3)
+                fail(CUTOUT_SHIM_ERR_INVALID_INPUT,
+                     "guide: expected 3 dims B x H x W or 2 dims H x W, got " +
+                         std::to_string(gv.dim()) + " dims " + shape_string(gv.sizes()));
+            if (gv.dim() == 3) {
+                // A 2-dim guide applies to every item; guide_item is unused then.
+                if (guide_item < 0 || guide_item >= gv.size(0))
+                    fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT,
+                         "guide_item: out of range (expected 0.." + std::to_string(gv.size(0) - 1) +
+                             ", got " + std::to_string(guide_item) + ")");
+                gv = gv.select(0, guide_item);
+            }
+            if (gv.size(0) < 1 || gv.size(1) < 1)
+                fail(CUTOUT_SHIM_ERR_INVALID_INPUT,
+                     "guide: empty (expected H, W >= 1, got shape " + shape_string(gv.sizes()) + ")");
+            g = to_float01(gv).clamp(0.0, 1.0);
+            if (g.size(0) != height || g.size(1) != width) {
+                g = resize_bilinear(g.view({1, 1, g.size(0), g.size(1)}), height, width)
+                        .view({height, width})
+                        .clamp_(0.0, 1.0);
+            }
+        }
+
+        at::Tensor pixels = img.select(0, item);
+        at::Tensor a = alpha.select(0, item).clamp(0.0, 1.0);
+        if (img.size(3) == 4) a.mul_(to_float01(pixels.select(2, 3)).clamp(0.0, 1.0));
+        if (g.defined()) a.mul_(g);
+
+        at::Tensor rgba = composed.select(0, item);
+        at::Tensor rgb = pixels.narrow(2, 0, 3);
+        if (rgb.scalar_type() == at::kByte)
+            rgba.narrow(2, 0, 3).copy_(to_float01(rgb));
+        else
+            rgba.narrow(2, 0, 3).copy_(rgb);  // float16/bfloat16 -> float32 is exact
+        rgba.select(2, 3).copy_(a);
+        alpha.select(0, item).copy_(a);
+        return CUTOUT_SHIM_OK;
+    });
+}

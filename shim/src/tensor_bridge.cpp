@@ -1,0 +1,235 @@
+// tensor_bridge.cpp - DLPack views and shared tensor checks.
+#include "tensor_bridge.hpp"
+
+#include <torch/cuda.h>
+
+#include <sstream>
+
+#include "guard.hpp"
+
+namespace cutout_shim {
+
+c10::Device device_from_dl(DLDevice device, const std::string &name) {
+    switch (device.device_type) {
+    case kDLCPU:
+    case kDLCUDAHost:
+        return c10::Device(c10::DeviceType::CPU);
+    case kDLCUDA:
+        if (device.device_id < 0 || device.device_id > 127)
+            fail(CUTOUT_SHIM_ERR_DEVICE, name + ": bad CUDA device index (expected 0..127, got " +
+                                             std::to_string(device.device_id) + ")");
+        return c10::Device(c10::DeviceType::CUDA, static_cast<c10::DeviceIndex>(device.device_id));
+    default:
+        fail(CUTOUT_SHIM_ERR_DEVICE, name + ": unsupported DLPack device (expected CPU or CUDA, "
+                                            "got device type " +
+                                         std::to_string(static_cast<int>(device.device_type)) +
+                                         ")");
+    }
+}
+
+DLDevice device_to_dl(const c10::Device &device) {
+    DLDevice out;
+    if (device.is_cuda()) {
+        out.device_type = kDLCUDA;
+        out.device_id = device.has_index() ? device.index() : 0;
+    } else {
+        out.device_type = kDLCPU;
+        out.device_id = 0;
+    }
+    return out;
+}
+
+std::string device_string(const c10::Device &device) {
+    if (device.is_cuda()) return "cuda:" + std::to_string(device.has_index() ? device.index() : 0);
+    return device.str();
+}
+
+void require_device_available(const c10::Device &device, const std::string &name) {
+    if (device.is_cpu()) return;
+    if (!device.is_cuda())
+        fail(CUTOUT_SHIM_ERR_DEVICE,
+             name + ": unsupported device (expected cpu or cuda, got " + device.str() + ")");
+    if (!torch::cuda::is_available())
+        fail(CUTOUT_SHIM_ERR_DEVICE,
+             name + ": CUDA is not available in this build or on this machine (expected cpu, got " +
+                 device_string(device) + ")");
+    int64_t count = static_cast<int64_t>(torch::cuda::device_count());
+    int64_t index = device.has_index() ? device.index() : 0;
+    if (index >= count)
+        fail(CUTOUT_SHIM_ERR_DEVICE, name + ": no such CUDA device (expected cuda:0..cuda:" +
+                                         std::to_string(count - 1) + ", got " +
+                                         device_string(device) + ")");
+}
+
+static std::string dl_dtype_string(DLDataType t) {
+    std::ostringstream s;
+    s << "code " << static_cast<int>(t.code) << " bits " << static_cast<int>(t.bits) << " lanes "
+      << t.lanes;
+    return s.str();
+}
+
+static at::ScalarType scalar_type_of(DLDataType t, const std::string &name) {
+    if (t.lanes == 1) {
+        switch (t.code) {
+        case kDLFloat:
+            if (t.bits == 16) return at::kHalf;
+            if (t.bits == 32) return at::kFloat;
+            if (t.bits == 64) return at::kDouble;
+            break;
+        case kDLBfloat:
+            if (t.bits == 16) return at::kBFloat16;
+            break;
+        case kDLUInt:
+            if (t.bits == 8) return at::kByte;
+            break;
+        case kDLInt:
+            if (t.bits == 8) return at::kChar;
+            if (t.bits == 16) return at::kShort;
+            if (t.bits == 32) return at::kInt;
+            if (t.bits == 64) return at::kLong;
+            break;
+        default:
+            break;
+        }
+    }
+    fail(CUTOUT_SHIM_ERR_INVALID_INPUT,
+         name + ": unsupported dtype (expected float16/32/64, bfloat16, uint8 or int8/16/32/64, "
+                "got " +
+             dl_dtype_string(t) + ")");
+}
+
+std::string shape_string(at::IntArrayRef sizes) {
+    std::string s = "[";
+    for (size_t i = 0; i < sizes.size(); ++i) {
+        if (i) s += ",";
+        s += std::to_string(sizes[i]);
+    }
+    return s + "]";
+}
+
+std::string dtype_name(at::ScalarType type) {
+    switch (type) {
+    case at::kHalf: return "float16";
+    case at::kFloat: return "float32";
+    case at::kDouble: return "float64";
+    case at::kBFloat16: return "bfloat16";
+    case at::kByte: return "uint8";
+    case at::kChar: return "int8";
+    case at::kShort: return "int16";
+    case at::kInt: return "int32";
+    case at::kLong: return "int64";
+    case at::kBool: return "bool";
+    default: return c10::toString(type);
+    }
+}
+
+at::Tensor view_of(const DLTensor *t, const std::string &name) {
+    if (t == nullptr) fail(CUTOUT_SHIM_ERR_INVALID_INPUT, name + ": tensor is NULL");
+    if (t->ndim < 0 || t->ndim > 16)
+        fail(CUTOUT_SHIM_ERR_INVALID_INPUT, name + ": bad number of dims (expected 0..16, got " +
+                                                std::to_string(t->ndim) + ")");
+    if (t->ndim > 0 && t->shape == nullptr)
+        fail(CUTOUT_SHIM_ERR_INVALID_INPUT, name + ": shape is NULL");
+    c10::Device device = device_from_dl(t->device, name);
+    at::ScalarType type = scalar_type_of(t->dtype, name);
+
+    std::vector<int64_t> sizes(t->shape, t->shape + t->ndim);
+    std::vector<int64_t> strides(static_cast<size_t>(t->ndim));
+    int64_t numel = 1;
+    for (int32_t i = 0; i < t->ndim; ++i) {
+        if (sizes[i] < 0)
+            fail(CUTOUT_SHIM_ERR_INVALID_INPUT, name + ": negative size (expected >= 0, got " +
+                                                    shape_string(sizes) + ")");
+        if (__builtin_mul_overflow(numel, sizes[i], &numel))
+            fail(CUTOUT_SHIM_ERR_INVALID_INPUT, name + ": element count overflows (got shape " +
+                                                    shape_string(sizes) + ")");
+    }
+    if (t->strides == nullptr) {
+        int64_t step = 1;
+        for (int32_t i = t->ndim - 1; i >= 0; --i) {
+            strides[i] = step;
+            step *= sizes[i] > 0 ? sizes[i] : 1;  // cannot overflow: numel fitted
+        }
+    } else {
+        // The furthest element must be addressable: sum (size-1)*stride fits.
+        int64_t last = 0;
+        for (int32_t i = 0; i < t->ndim; ++i) {
+            strides[i] = t->strides[i];
+            if (strides[i] < 0)
+                fail(CUTOUT_SHIM_ERR_INVALID_INPUT,
+                     name + ": negative stride (expected strides >= 0, got " +
+                         shape_string(strides) + ")");
+            int64_t reach = 0;
+            if (sizes[i] > 0 && (__builtin_mul_overflow(sizes[i] - 1, strides[i], &reach) ||
+                                 __builtin_add_overflow(last, reach, &last)))
+                fail(CUTOUT_SHIM_ERR_INVALID_INPUT, name + ": strides overflow (got strides " +
+                                                        shape_string(strides) + ")");
+        }
+    }
+    char *data = static_cast<char *>(t->data);
+    if (data == nullptr && numel > 0)
+        fail(CUTOUT_SHIM_ERR_INVALID_INPUT, name + ": data is NULL");
+    if (data != nullptr) data += t->byte_offset;
+
+    at::TensorOptions options = at::TensorOptions().dtype(type).device(device);
+    return at::for_blob(data, sizes)
+        .strides(strides)
+        .options(options)
+        .target_device(device)
+        .make_tensor();
+}
+
+void require_ndim(const at::Tensor &t, int64_t ndim, const std::string &name,
+                  const std::string &layout) {
+    if (t.dim() != ndim)
+        fail(CUTOUT_SHIM_ERR_INVALID_INPUT, name + ": expected " + std::to_string(ndim) +
+                                                " dims " + layout + ", got " +
+                                                std::to_string(t.dim()) + " dims " +
+                                                shape_string(t.sizes()));
+}
+
+void require_compact_float32(const at::Tensor &t, const std::string &name) {
+    if (t.scalar_type() != at::kFloat)
+        fail(CUTOUT_SHIM_ERR_INVALID_INPUT,
+             name + ": wrong dtype (expected float32, got " + dtype_name(t.scalar_type()) + ")");
+    if (!t.is_contiguous())
+        fail(CUTOUT_SHIM_ERR_INVALID_INPUT,
+             name + ": not compact (expected row-major strides, got strides " +
+                 shape_string(t.strides()) + " for shape " + shape_string(t.sizes()) + ")");
+}
+
+void require_image_dtype(const at::Tensor &t, const std::string &name) {
+    at::ScalarType s = t.scalar_type();
+    if (s != at::kFloat && s != at::kHalf && s != at::kBFloat16 && s != at::kByte)
+        fail(CUTOUT_SHIM_ERR_INVALID_INPUT,
+             name + ": unsupported dtype (expected float32, float16, bfloat16 or uint8, got " +
+                 dtype_name(s) + ")");
+}
+
+c10::Device device_of(const DLTensor *t, const std::string &name) {
+    if (t == nullptr) fail(CUTOUT_SHIM_ERR_INVALID_INPUT, name + ": tensor is NULL");
+    return device_from_dl(t->device, name);
+}
+
+void require_on_device(const DLTensor *t, const c10::Device &expected, const std::string &name,
+                       const std::string &expected_owner) {
+    c10::Device device = device_of(t, name);
+    if (device != expected)
+        fail(CUTOUT_SHIM_ERR_DEVICE, name + ": on " + device_string(device) + " but " +
+                                         expected_owner + " " + device_string(expected));
+}
+
+at::Tensor to_float01(const at::Tensor &t) {
+    if (t.scalar_type() == at::kByte) return t.to(at::kFloat).div_(255.0);
+    return t.to(at::kFloat);
+}
+
+at::Tensor resize_bilinear(const at::Tensor &t, int64_t height, int64_t width) {
+    if (t.size(2) == height && t.size(3) == width) return t;
+    at::Tensor src = t.contiguous();
+    if (height < t.size(2) || width < t.size(3))
+        return at::_upsample_bilinear2d_aa(src, {height, width}, /*align_corners=*/false);
+    return at::upsample_bilinear2d(src, {height, width}, /*align_corners=*/false);
+}
+
+}  // namespace cutout_shim

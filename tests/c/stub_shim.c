@@ -1,0 +1,297 @@
+/* stub_shim.c - a C implementation of cutout_shim.h for the unit tests. */
+#include "stub_shim.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cutout_shim.h"
+
+#define STUB_MAGIC "cutout-stub-model"
+
+struct cutout_shim_model {
+    DLDevice device;
+};
+
+static atomic_llong live_tensors;
+static atomic_llong predict_calls;
+static atomic_llong models_loaded;
+static atomic_llong alloc_calls;
+static atomic_int num_threads;
+static int64_t predict_counts[256];
+static int64_t fail_predict_at;
+static int64_t fail_alloc_at;
+
+int64_t stub_live_tensors(void) { return live_tensors; }
+int64_t stub_predict_calls(void) { return predict_calls; }
+int64_t stub_predict_count(int64_t call)
+{
+    return call >= 0 && call < 256 ? predict_counts[call] : -1;
+}
+int64_t stub_models_loaded(void) { return models_loaded; }
+int32_t stub_num_threads(void) { return num_threads; }
+void stub_fail_predict_at(int64_t call) { fail_predict_at = call; }
+void stub_fail_alloc_at(int64_t n) { fail_alloc_at = n; }
+void stub_reset(void)
+{
+    predict_calls = 0;
+    models_loaded = 0;
+    alloc_calls = 0;
+    fail_predict_at = 0;
+    fail_alloc_at = 0;
+    memset(predict_counts, 0, sizeof predict_counts);
+}
+
+static cutout_shim_status fail(cutout_shim_status st, char *err, size_t cap, const char *msg)
+{
+    if (err && cap) snprintf(err, cap, "%s", msg);
+    return st;
+}
+
+const char *cutout_shim_torch_version(void) { return "stub"; }
+
+cutout_shim_status cutout_shim_cuda_available(bool *available, char *err, size_t err_cap)
+{
+    (void)err;
+    (void)err_cap;
+    *available = false;
+    return CUTOUT_SHIM_OK;
+}
+
+cutout_shim_status cutout_shim_set_num_threads(int32_t n, char *err, size_t err_cap)
+{
+    if (n < 1) return fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT, err, err_cap, "expected >= 1");
+    num_threads = n;
+    return CUTOUT_SHIM_OK;
+}
+
+cutout_shim_status cutout_shim_model_load(const char *path, const char *device,
+                                          cutout_shim_model **out, cutout_shim_model_info *info,
+                                          char *err, size_t err_cap)
+{
+    *out = NULL;
+    if (strcmp(device, "cpu") != 0)
+        return fail(CUTOUT_SHIM_ERR_DEVICE, err, err_cap, "the stub runs on cpu only");
+    FILE *f = fopen(path, "rb");
+    if (!f) return fail(CUTOUT_SHIM_ERR_MODEL_NOT_FOUND, err, err_cap, "cannot open the file");
+    char head[64] = "";
+    size_t n = fread(head, 1, strlen(STUB_MAGIC), f);
+    fclose(f);
+    if (n != strlen(STUB_MAGIC) || memcmp(head, STUB_MAGIC, n) != 0)
+        return fail(CUTOUT_SHIM_ERR_MODEL_INVALID, err, err_cap,
+                    "not a stub model (expected the first line \"" STUB_MAGIC "\")");
+    cutout_shim_model *m = calloc(1, sizeof *m);
+    if (!m) return fail(CUTOUT_SHIM_ERR_OUT_OF_MEMORY, err, err_cap, "out of memory");
+    m->device = (DLDevice){kDLCPU, 0};
+    memset(info, 0, sizeof *info);
+    snprintf(info->name, sizeof info->name, "stub");
+    snprintf(info->kind, sizeof info->kind, "alpha");
+    snprintf(info->license, sizeof info->license, "MIT");
+    info->input_height = info->input_width = 64;
+    for (int c = 0; c < 3; c++) {
+        info->mean[c] = 0.0f;
+        info->std[c] = 1.0f;
+    }
+    models_loaded++;
+    *out = m;
+    return CUTOUT_SHIM_OK;
+}
+
+void cutout_shim_model_free(cutout_shim_model *model) { free(model); }
+
+DLDevice cutout_shim_model_device(const cutout_shim_model *model) { return model->device; }
+
+typedef struct stub_tensor {
+    DLManagedTensor managed;
+    int64_t shape[8];
+} stub_tensor;
+
+static void stub_delete(DLManagedTensor *self)
+{
+    stub_tensor *t = (stub_tensor *)self;
+    free(t->managed.dl_tensor.data);
+    free(t);
+    live_tensors--;
+}
+
+cutout_shim_status cutout_shim_alloc_float32(DLDevice device, int32_t ndim, const int64_t *shape,
+                                             DLManagedTensor **out, char *err, size_t err_cap)
+{
+    *out = NULL;
+    long long call = ++alloc_calls;
+    if (fail_alloc_at && call == fail_alloc_at)
+        return fail(CUTOUT_SHIM_ERR_OUT_OF_MEMORY, err, err_cap, "output: out of memory (injected)");
+    if (device.device_type != kDLCPU)
+        return fail(CUTOUT_SHIM_ERR_DEVICE, err, err_cap, "the stub allocates on cpu only");
+    if (ndim < 1 || ndim > 8) return fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT, err, err_cap, "ndim");
+    size_t count = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0 || (shape[i] > 0 && count > SIZE_MAX / 4 / (size_t)shape[i]))
+            return fail(CUTOUT_SHIM_ERR_OUT_OF_MEMORY, err, err_cap, "output: too large");
+        count *= (size_t)shape[i];
+    }
+    stub_tensor *t = calloc(1, sizeof *t);
+    float *data = t ? calloc(count ? count : 1, sizeof(float)) : NULL;
+    if (!data) {
+        free(t);
+        return fail(CUTOUT_SHIM_ERR_OUT_OF_MEMORY, err, err_cap, "output: out of memory");
+    }
+    memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
+    t->managed.dl_tensor = (DLTensor){
+        .data = data, .device = device, .ndim = ndim, .dtype = {kDLFloat, 32, 1},
+        .shape = t->shape, .strides = NULL, .byte_offset = 0};
+    t->managed.deleter = stub_delete;
+    live_tensors++;
+    *out = &t->managed;
+    return CUTOUT_SHIM_OK;
+}
+
+/* ---- element access over any strides and the supported dtypes ---- */
+
+static int64_t stride_of(const DLTensor *t, int dim)
+{
+    if (t->strides) return t->strides[dim];
+    int64_t s = 1;
+    for (int j = dim + 1; j < t->ndim; j++) s *= t->shape[j];
+    return s;
+}
+
+static float half_to_float(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 31, man = h & 1023;
+    float v;
+    if (exp == 0)
+        v = ldexpf((float)man, -24);
+    else if (exp == 31)
+        v = man ? NAN : INFINITY;
+    else
+        v = ldexpf((float)(man | 1024), (int)exp - 25);
+    return sign ? -v : v;
+}
+
+/* Reads element at `index` (ndim entries) as float; uint8 is divided by 255. */
+static float read_at(const DLTensor *t, const int64_t *index)
+{
+    int64_t offset = 0;
+    for (int d = 0; d < t->ndim; d++) offset += index[d] * stride_of(t, d);
+    const char *base = (const char *)t->data + t->byte_offset;
+    if (t->dtype.code == kDLUInt) return (float)((const uint8_t *)base)[offset] / 255.0f;
+    if (t->dtype.code == kDLBfloat) {
+        uint32_t bits = (uint32_t)((const uint16_t *)base)[offset] << 16;
+        float v;
+        memcpy(&v, &bits, sizeof v);
+        return v;
+    }
+    if (t->dtype.bits == 16) return half_to_float(((const uint16_t *)base)[offset]);
+    return ((const float *)base)[offset];
+}
+
+static float *float_at(DLTensor *t, const int64_t *index)
+{
+    int64_t offset = 0;
+    for (int d = 0; d < t->ndim; d++) offset += index[d] * stride_of(t, d);
+    return (float *)((char *)t->data + t->byte_offset) + offset;
+}
+
+static float clamp01(float v) { return v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v); }
+
+cutout_shim_status cutout_shim_count_nonfinite(const DLTensor *t, int64_t first, int64_t count,
+                                               int64_t *nonfinite, char *err, size_t err_cap)
+{
+    (void)err;
+    (void)err_cap;
+    *nonfinite = 0;
+    if (t->dtype.code == kDLUInt) return CUTOUT_SHIM_OK;
+    int64_t index[8] = {0}, total = 1;
+    for (int d = 1; d < t->ndim; d++) total *= t->shape[d];
+    if (t->ndim == 2) { /* an H x W mask is one item */
+        total = t->shape[0] * t->shape[1];
+        first = 0;
+        count = 1;
+    }
+    for (int64_t b = first; b < first + count; b++) {
+        for (int64_t k = 0; k < total; k++) {
+            int64_t rest = k;
+            for (int d = t->ndim - 1; d >= (t->ndim == 2 ? 0 : 1); d--) {
+                index[d] = rest % t->shape[d];
+                rest /= t->shape[d];
+            }
+            if (t->ndim != 2) index[0] = b;
+            if (!isfinite(read_at(t, index))) (*nonfinite)++;
+        }
+    }
+    return CUTOUT_SHIM_OK;
+}
+
+cutout_shim_status cutout_shim_predict_alpha(cutout_shim_model *model, const DLTensor *image,
+                                             int64_t first, int64_t count, DLTensor *alpha_out,
+                                             cutout_shim_abort_fn abort, void *abort_user,
+                                             char *err, size_t err_cap)
+{
+    (void)model;
+    long long call = ++predict_calls;
+    if (call <= 256) predict_counts[call - 1] = count;
+    if (abort && abort(abort_user)) return fail(CUTOUT_SHIM_CANCELLED, err, err_cap, "cancelled");
+    if (fail_predict_at && call == fail_predict_at)
+        return fail(CUTOUT_SHIM_ERR_INFERENCE, err, err_cap,
+                    "model output: expected 4 dims B x 1 x H x W, got 3 dims (injected)");
+    for (int64_t b = first; b < first + count; b++)
+        for (int64_t y = 0; y < image->shape[1]; y++)
+            for (int64_t x = 0; x < image->shape[2]; x++) {
+                float sum = 0.0f;
+                for (int64_t c = 0; c < 3; c++) sum += read_at(image, (int64_t[]){b, y, x, c});
+                *float_at(alpha_out, (int64_t[]){b, y, x}) = clamp01(sum / 3.0f);
+            }
+    if (abort && abort(abort_user)) return fail(CUTOUT_SHIM_CANCELLED, err, err_cap, "cancelled");
+    return CUTOUT_SHIM_OK;
+}
+
+/* Guide value at output pixel (y, x): bilinear, half-pixel centres. */
+static float guide_at(const DLTensor *g, int64_t item, int64_t y, int64_t x, int64_t h, int64_t w)
+{
+    int first = g->ndim - 2;
+    int64_t gh = g->shape[first], gw = g->shape[first + 1];
+    float fy = ((float)y + 0.5f) * (float)gh / (float)h - 0.5f;
+    float fx = ((float)x + 0.5f) * (float)gw / (float)w - 0.5f;
+    fy = fy < 0 ? 0 : fy;
+    fx = fx < 0 ? 0 : fx;
+    int64_t y0 = (int64_t)fy, x0 = (int64_t)fx;
+    int64_t y1 = y0 + 1 < gh ? y0 + 1 : gh - 1, x1 = x0 + 1 < gw ? x0 + 1 : gw - 1;
+    if (y0 > gh - 1) y0 = gh - 1;
+    if (x0 > gw - 1) x0 = gw - 1;
+    float ty = fy - (float)y0, tx = fx - (float)x0;
+    int64_t i00[3], i01[3], i10[3], i11[3];
+    int k = 0;
+    if (g->ndim == 3) i00[k] = i01[k] = i10[k] = i11[k] = item, k++;
+    i00[k] = y0, i00[k + 1] = x0;
+    i01[k] = y0, i01[k + 1] = x1;
+    i10[k] = y1, i10[k + 1] = x0;
+    i11[k] = y1, i11[k + 1] = x1;
+    float top = read_at(g, i00) * (1 - tx) + read_at(g, i01) * tx;
+    float bottom = read_at(g, i10) * (1 - tx) + read_at(g, i11) * tx;
+    return clamp01(top * (1 - ty) + bottom * ty);
+}
+
+cutout_shim_status cutout_shim_compose_item(const DLTensor *image, const DLTensor *guide,
+                                            int64_t item, int64_t guide_item, DLTensor *alpha_out,
+                                            DLTensor *out_image, char *err, size_t err_cap)
+{
+    (void)err;
+    (void)err_cap;
+    int64_t h = image->shape[1], w = image->shape[2], c = image->shape[3];
+    for (int64_t y = 0; y < h; y++)
+        for (int64_t x = 0; x < w; x++) {
+            float *a = float_at(alpha_out, (int64_t[]){item, y, x});
+            float alpha = clamp01(*a);
+            if (c == 4) alpha *= clamp01(read_at(image, (int64_t[]){item, y, x, 3}));
+            if (guide) alpha *= guide_at(guide, guide_item, y, x, h, w);
+            for (int64_t k = 0; k < 3; k++)
+                *float_at(out_image, (int64_t[]){item, y, x, k}) =
+                    read_at(image, (int64_t[]){item, y, x, k});
+            *float_at(out_image, (int64_t[]){item, y, x, 3}) = alpha;
+            *a = alpha;
+        }
+    return CUTOUT_SHIM_OK;
+}
