@@ -244,7 +244,9 @@ def run_node(node_spec, contexts, kwargs):
     except CutoutCancelled as cancelled:
         _raise_interrupt(model_management, cancelled)
     except CutoutModelNotFound as error:
-        raise _model_not_found(error, kwargs.get("model", "")) from None
+        model_inputs = [i["name"] for i in node_spec["inputs"] if i.get("options_from") == "models"]
+        model_name = kwargs.get(model_inputs[0], "") if model_inputs else ""
+        raise _model_not_found(error, model_name) from None
 
     if reference is not None and reference.is_floating_point():
         outputs = [out.to(reference.dtype) for out in outputs]

@@ -220,9 +220,10 @@ def loaded_libtorch_copies():
     """Distinct files of libc10 mapped into this process (Linux; [] elsewhere)."""
     try:
         with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
-            paths = {line.split(None, 5)[5].strip() for line in maps if line.count(" ") >= 5}
+            fields = [line.split(None, 5) for line in maps]
     except OSError:
         return []
+    paths = {f[5].strip() for f in fields if len(f) == 6}
     copies = set()
     for path in paths:
         if re.match(r"libc10\.(so|dylib)", os.path.basename(path)):

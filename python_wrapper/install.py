@@ -7,7 +7,8 @@ Run it with the Python that runs ComfyUI (ComfyUI-Manager does so itself):
     python python_wrapper/install.py --no-model # build only
 
 Steps: configure CMake in <repository>/build with CMAKE_PREFIX_PATH set to
-this torch's cmake folder (torch.utils.cmake_prefix_path), build the
+this torch's cmake folder (torch.utils.cmake_prefix_path; a distribution's
+torch without one uses the system libtorch's CMake package), build the
 ``cutout`` target (the library lands in build/), run tools/fetch-model unless
 the default model is already installed, then import the package once to
 check that the new library loads (ABI and torch version). Exits non-zero
@@ -43,9 +44,13 @@ def torch_cmake_prefix():
         sys.exit(f"install.py: torch is not installed for {sys.executable}; run this script "
                  f"with the Python that runs ComfyUI")
     prefix = getattr(torch.utils, "cmake_prefix_path", None)
-    if not prefix or not os.path.isdir(prefix):
-        sys.exit(f"install.py: torch {torch.__version__} has no CMake package "
-                 f"(expected torch.utils.cmake_prefix_path to be a folder, got {prefix!r})")
+    if not prefix or not os.path.isdir(os.path.join(prefix, "Torch")):
+        # Distribution packages (Debian's python3-torch) ship the CMake
+        # package with the system libtorch instead; CMake finds it there, and
+        # the import check at the end proves it is the running torch.
+        print(f"torch {torch.__version__} has no CMake package at {prefix!r}; "
+              f"using the system libtorch CMake package", flush=True)
+        return torch.__version__, None
     return torch.__version__, prefix
 
 
@@ -53,15 +58,17 @@ def build(build_dir, jobs, build_type):
     if shutil.which("cmake") is None:
         sys.exit("install.py: cmake is not on PATH (expected cmake >= 3.18)")
     torch_version, prefix = torch_cmake_prefix()
-    print(f"Building libcutout against torch {torch_version} ({prefix})", flush=True)
-    run([
+    print(f"Building libcutout against torch {torch_version}", flush=True)
+    configure = [
         "cmake", "-S", REPOSITORY_DIR, "-B", build_dir,
-        f"-DCMAKE_PREFIX_PATH={prefix}",
         f"-DCMAKE_BUILD_TYPE={build_type}",
         f"-DPython3_EXECUTABLE={sys.executable}",
         "-DCUTOUT_BUILD_TESTS=OFF",
         "-DCUTOUT_BUILD_EXAMPLES=OFF",
-    ])
+    ]
+    if prefix is not None:
+        configure.append(f"-DCMAKE_PREFIX_PATH={prefix}")
+    run(configure)
     run(["cmake", "--build", build_dir, "--target", "cutout", "--parallel", str(jobs)])
 
 

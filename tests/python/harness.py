@@ -1,14 +1,14 @@
-"""Fixtures for the ComfyUI package tests.
+"""Helpers shared by the ComfyUI package tests (fixtures are in conftest.py).
 
-- The package is imported the way ComfyUI imports a custom node folder:
-  by path, under a module name derived from that path, with stand-in
+- The package is imported the way ComfyUI imports a custom node folder: by
+  path, under a module name derived from that path, next to stand-in
   `comfy.utils`, `comfy.model_management` and `folder_paths` modules
   (tests/python/comfy_standins) that record progress and can request an
   interrupt.
 - Libraries come from the build: CUTOUT_TEST_LIBRARY (libcutout.so),
-  CUTOUT_TEST_STUB_LIBRARY (libcutout_stub.so, a fake model that needs no
-  libtorch), CUTOUT_TEST_FAKE_ABI_LIBRARY / CUTOUT_TEST_FAKE_TORCH_LIBRARY
-  (version mismatches). ctest sets them; by hand, CUTOUT_BUILD_DIR (default
+  CUTOUT_TEST_STUB_LIBRARY (libcutout_stub.so: a fake model, no libtorch),
+  CUTOUT_TEST_FAKE_ABI_LIBRARY / _FAKE_TORCH_LIBRARY / _FAKE_API_LIBRARY
+  (a wrong ABI, a wrong torch version, versions only). ctest sets them; by hand, CUTOUT_BUILD_DIR (default
   <repository>/build) is searched instead.
 - Photos come from CUTOUT_TESTDATA (default ../shared/testdata).
 """
@@ -25,24 +25,36 @@ from PIL import Image
 
 TESTS_DIR = Path(__file__).resolve().parent
 REPOSITORY_DIR = TESTS_DIR.parent.parent
-sys.path.insert(0, str(TESTS_DIR / "comfy_standins"))
+if str(TESTS_DIR / "comfy_standins") not in sys.path:
+    sys.path.insert(0, str(TESTS_DIR / "comfy_standins"))
 
-import comfy.model_management  # noqa: E402  (the stand-ins)
-import comfy.utils  # noqa: E402
-import folder_paths  # noqa: E402
+import folder_paths  # noqa: E402  (the stand-in)
 
 TESTDATA_DIR = Path(os.environ.get("CUTOUT_TESTDATA") or REPOSITORY_DIR.parent / "shared" / "testdata")
 BUILD_DIR = Path(os.environ.get("CUTOUT_BUILD_DIR") or REPOSITORY_DIR / "build")
 
+NODE_ID = "CutoutRemoveBackground"
 STUB_MODEL_NAME = "stub"
 TINY_MODEL_NAME = "tiny"
+# The size is given both as "input_size" (the model tools' key) and as
+# "input_height"/"input_width" (the shim's); readers ignore keys they do not use.
 TINY_META = (
     '{"format":1,"name":"tiny","kind":"alpha","license":"MIT","input_size":[64,64],'
-    '"mean":[0.5,0.5,0.5],"std":[0.5,0.5,0.5]}'
+    '"input_height":64,"input_width":64,"mean":[0.5,0.5,0.5],"std":[0.5,0.5,0.5]}'
 )
 
+PHOTOS = [
+    "portrait_astronaut.png",
+    "animal_fur_chelsea.png",
+    "product_coffee.png",
+    "multiple_people_kodim12.png",
+    "portrait_hair_kodim04.png",
+]
 
-def _library(env_name, *relative):
+
+def library_path(env_name, *relative):
+    """A built library named by env_name, else BUILD_DIR/relative; fails the
+    test with what is missing."""
     value = os.environ.get(env_name)
     path = Path(value) if value else BUILD_DIR.joinpath(*relative)
     if not path.is_file():
@@ -51,54 +63,24 @@ def _library(env_name, *relative):
     return path
 
 
-@pytest.fixture(scope="session")
-def real_library_path():
-    return _library("CUTOUT_TEST_LIBRARY", "libcutout.so")
-
-
-@pytest.fixture(scope="session")
-def stub_library_path():
-    return _library("CUTOUT_TEST_STUB_LIBRARY", "libcutout_stub.so")
-
-
-@pytest.fixture(scope="session")
-def fake_abi_library_path():
-    return _library("CUTOUT_TEST_FAKE_ABI_LIBRARY", "tests", "python", "libcutout_fake_abi.so")
-
-
-@pytest.fixture(scope="session")
-def fake_torch_library_path():
-    return _library("CUTOUT_TEST_FAKE_TORCH_LIBRARY", "tests", "python", "libcutout_fake_torch.so")
-
-
-# --------------------------------------------------------------------------
-# A ComfyUI installation in a temporary folder, and the package loaded into it
-
-
 class TinyAlphaModel(torch.nn.Module):
-    """B x 3 x 64 x 64 normalised RGB -> B x 1 x 64 x 64 alpha: bright is foreground."""
+    """B x 3 x 64 x 64 normalised RGB -> B x 1 x 64 x 64 alpha; bright is foreground."""
 
     def forward(self, x):
         return torch.sigmoid(4.0 * x.mean(dim=1, keepdim=True))
 
 
-@pytest.fixture(scope="session")
-def comfy_root(tmp_path_factory):
-    """A ComfyUI folder: models/cutout/ holds the stub model and the tiny
-    TorchScript model."""
-    root = tmp_path_factory.mktemp("ComfyUI")
-    cutout_models = root / "models" / "cutout"
-    cutout_models.mkdir(parents=True)
-    (cutout_models / f"{STUB_MODEL_NAME}.pt").write_text("cutout-stub-model\n")
-    scripted = torch.jit.script(TinyAlphaModel())
-    torch.jit.save(scripted, str(cutout_models / f"{TINY_MODEL_NAME}.pt"),
+def write_models(folder):
+    """Writes the stub model and the tiny TorchScript model into `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{STUB_MODEL_NAME}.pt").write_text("cutout-stub-model\n")
+    torch.jit.save(torch.jit.script(TinyAlphaModel()), str(folder / f"{TINY_MODEL_NAME}.pt"),
                    _extra_files={"cutout_meta.json": TINY_META})
-    return root
 
 
 def load_custom_node(module_path):
-    """Imports a custom node folder the way ComfyUI's nodes.load_custom_node
-    does: module name from the path, spec from its __init__.py, registered in
+    """Imports a custom node folder as ComfyUI's nodes.load_custom_node does:
+    module name from the path, spec from its __init__.py, registered in
     sys.modules before it runs."""
     module_path = str(module_path)
     sys_module_name = module_path.replace(".", "_x_")
@@ -111,11 +93,12 @@ def load_custom_node(module_path):
     return module
 
 
-def load_package(library_path, folder=REPOSITORY_DIR, extra_model_dirs=()):
-    """Loads the package against `library_path`; extra_model_dirs play the
-    part of extra_model_paths.yaml entries (registered before the package)."""
+def load_package(library, folder=REPOSITORY_DIR, extra_model_dirs=()):
+    """Loads the package against the library file `library`. extra_model_dirs
+    play the part of extra_model_paths.yaml entries, which ComfyUI registers
+    before it loads custom nodes."""
     previous = os.environ.get("CUTOUT_LIBRARY")
-    os.environ["CUTOUT_LIBRARY"] = str(library_path)
+    os.environ["CUTOUT_LIBRARY"] = str(library)
     try:
         for d in extra_model_dirs:
             folder_paths.add_model_folder_path("cutout", str(d))
@@ -127,29 +110,17 @@ def load_package(library_path, folder=REPOSITORY_DIR, extra_model_dirs=()):
             os.environ["CUTOUT_LIBRARY"] = previous
 
 
-@pytest.fixture(autouse=True)
-def comfy_state(comfy_root):
-    """Fresh stand-in state for every test."""
-    folder_paths.reset(comfy_root / "models")
-    comfy.utils.reset()
-    comfy.model_management.interrupt_current_processing(False)
-    yield
-    comfy.utils.reset()
-    comfy.model_management.interrupt_current_processing(False)
-
-
-@pytest.fixture
-def stub_package(stub_library_path):
-    return load_package(stub_library_path)
-
-
-@pytest.fixture
-def real_package(real_library_path):
-    return load_package(real_library_path)
+def submodule(package, name):
+    """A submodule of the loaded package (python_wrapper.<name>)."""
+    prefix = package.__name__
+    for candidate in (f"{prefix}.python_wrapper.{name}", f"{prefix}.{name}"):
+        if candidate in sys.modules:
+            return sys.modules[candidate]
+    raise KeyError(name)
 
 
 def node_class(package):
-    return package.NODE_CLASS_MAPPINGS["CutoutRemoveBackground"]
+    return package.NODE_CLASS_MAPPINGS[NODE_ID]
 
 
 def run_node(package, **kwargs):
@@ -157,36 +128,9 @@ def run_node(package, **kwargs):
     return getattr(cls(), cls.FUNCTION)(**kwargs)
 
 
-# --------------------------------------------------------------------------
-# Stub library counters (tests/c/stub_shim.h)
-
-
-@pytest.fixture
-def stub_counters(stub_library_path):
-    import ctypes
-
-    dll = ctypes.CDLL(str(stub_library_path))
-    dll.stub_live_tensors.restype = ctypes.c_int64
-    dll.stub_predict_calls.restype = ctypes.c_int64
-    dll.stub_reset()
-    return dll
-
-
-# --------------------------------------------------------------------------
-# Photos as ComfyUI IMAGE tensors
-
-
-PHOTOS = [
-    "portrait_astronaut.png",
-    "animal_fur_chelsea.png",
-    "product_coffee.png",
-    "multiple_people_kodim12.png",
-    "portrait_hair_kodim04.png",
-]
-
-
 def load_photo(name, size=None, mode="RGB"):
-    """[1, H, W, C] float32 in 0..1, as ComfyUI's LoadImage makes it."""
+    """[1, H, W, C] float32 in 0..1, as ComfyUI's LoadImage makes it;
+    size (W, H) resizes it."""
     path = TESTDATA_DIR / name
     if not path.is_file():
         pytest.fail(f"missing test photo {path} (set CUTOUT_TESTDATA)", pytrace=False)
