@@ -40,7 +40,8 @@ static bool too_many_pixels(int64_t width, int64_t height, int64_t max_pixels, c
     if (pixels <= max_pixels)
         return false;
     set_error(err, err_cap,
-              "image: %lld x %lld = %lld pixels exceeds the limit of %lld (not decoded)",
+              "image: %lld x %lld (H x W) = %lld pixels is over the limit of %lld pixels per "
+              "image (not decoded)",
               (long long)height, (long long)width, (long long)pixels, (long long)max_pixels);
     return true;
 }
@@ -69,6 +70,29 @@ static void png_on_error(png_structp png, png_const_charp msg)
     png_longjmp(png, 1);
 }
 
+/* Reads from the FILE, telling a truncated file from a read error. */
+static void png_on_read(png_structp png, png_bytep data, size_t length)
+{
+    FILE *fp = png_get_io_ptr(png);
+    if (fread(data, 1, length, fp) != length)
+        png_error(png, ferror(fp) ? "read error" : "the file is truncated (premature end of data)");
+}
+
+/* Writes to the FILE, reporting the system's reason on failure. */
+static void png_on_write(png_structp png, png_bytep data, size_t length)
+{
+    FILE *fp = png_get_io_ptr(png);
+    if (fwrite(data, 1, length, fp) != length)
+        png_error(png, strerror(errno));
+}
+
+static void png_on_flush(png_structp png)
+{
+    FILE *fp = png_get_io_ptr(png);
+    if (fflush(fp) != 0)
+        png_error(png, strerror(errno));
+}
+
 static void png_on_warning(png_structp png, png_const_charp msg)
 {
     /* Warnings (bad ancillary chunks, odd profiles) do not stop decoding. */
@@ -92,7 +116,7 @@ static bool png_decode(png_read_state *s, int64_t max_pixels, image_f32 *out)
     if (setjmp(png_jmpbuf(s->png)))
         return false; /* the message is already in s->sink */
 
-    png_init_io(s->png, s->fp);
+    png_set_read_fn(s->png, s->fp, png_on_read);
     png_set_sig_bytes(s->png, 8);
     png_read_info(s->png, s->info);
 
@@ -203,10 +227,13 @@ static bool png_encode(png_write_state *s, const uint8_t *pixels, int64_t width,
 {
     if (setjmp(png_jmpbuf(s->png)))
         return false;
-    png_init_io(s->png, s->fp);
+    png_set_write_fn(s->png, s->fp, png_on_write, png_on_flush);
     png_set_IHDR(s->png, s->info, (png_uint_32)width, (png_uint_32)height, 8,
                  channels == 4 ? PNG_COLOR_TYPE_RGB_ALPHA : PNG_COLOR_TYPE_GRAY,
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    /* zlib level 4 writes files as small as the default level 6 for
+     * photos with alpha, in about half the time. */
+    png_set_compression_level(s->png, 4);
     png_write_info(s->png, s->info);
     size_t row_bytes = (size_t)width * (size_t)channels;
     for (int64_t y = 0; y < height; y++)
@@ -246,7 +273,7 @@ bool image_write_png(FILE *fp, const uint8_t *pixels, int64_t width, int64_t hei
         ok = png_encode(&s, pixels, width, height, channels);
     png_destroy_write_struct(&s.png, s.info != NULL ? &s.info : NULL);
     if (ok && (fflush(fp) != 0 || ferror(fp))) {
-        set_error(err, err_cap, "cannot write: %s", strerror(errno));
+        set_error(err, err_cap, "PNG: %s", strerror(errno));
         ok = false;
     }
     return ok;

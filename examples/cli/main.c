@@ -29,11 +29,10 @@
 #define EXIT_USAGE 2
 #define EXIT_INTERRUPTED 130
 
-/* Images larger than this are refused by the decoder itself, so that an
- * absurd header cannot make us allocate gigabytes just to be told by the
- * library that the image is too large. Smaller images over the library's
- * limit are decoded and the library's own message is reported. */
-#define DECODE_MAX_PIXELS (4 * CUTOUT_MAX_PIXELS)
+/* Images over the library's per-image limit are refused right after their
+ * header is read: decoding them would only cost time and memory (and an
+ * absurd header could ask for gigabytes) before the library refused them. */
+#define DECODE_MAX_PIXELS CUTOUT_MAX_PIXELS
 
 #define MESSAGE_CAP 1024
 
@@ -79,6 +78,7 @@ typedef struct run_state {
     int64_t total;  /* images (and input arguments that failed to expand) */
     int64_t done;   /* written successfully */
     int64_t failed; /* reported as failed */
+    bool model_unusable; /* the model failed to load: skip the rest */
 } run_state;
 
 static void report_failure(run_state *r, const char *what, const char *message)
@@ -265,6 +265,9 @@ static void process_group(run_state *r, image_f32 *images, const size_t *index, 
         const input_file *in = &r->inputs.items[index[i]];
         if (status == CUTOUT_CANCELLED) {
             /* not a failure of the image; the caller reports the interrupt */
+        } else if (status == CUTOUT_ERR_MODEL_INVALID || status == CUTOUT_ERR_MODEL_NOT_FOUND) {
+            report_failure(r, in->path, err);
+            r->model_unusable = true;
         } else if (status != CUTOUT_OK) {
             report_failure(r, in->path, err);
         } else if (!write_outputs(&r->plans[index[i]], &images[i], &results[i],
@@ -308,7 +311,7 @@ static bool process_all(run_state *r)
     size_t carry_index = 0;
     bool have_carry = false;
     size_t next = 0;
-    while (!g_interrupted) {
+    while (!g_interrupted && !r->model_unusable) {
         int64_t count = 0;
         if (have_carry) {
             images[0] = carry;
@@ -394,10 +397,16 @@ static int run_images(run_state *r)
                 (long long)r->total);
         return EXIT_INTERRUPTED;
     }
+    int64_t skipped = r->total - r->done - r->failed;
+    if (r->model_unusable)
+        fprintf(stderr, "cutout: model '%s' cannot be used; %lld image%s skipped\n", o->model,
+                (long long)skipped, skipped == 1 ? "" : "s");
     if (!o->quiet)
-        fprintf(stderr, "%lld image%s: %lld done, %lld failed, %.1f s\n", (long long)r->total,
-                r->total == 1 ? "" : "s", (long long)r->done, (long long)r->failed,
-                progress_elapsed(&r->bar));
+        fprintf(stderr, "%lld image%s: %lld done, %lld failed%s, %.1f s\n", (long long)r->total,
+                r->total == 1 ? "" : "s", (long long)r->done, (long long)(r->failed + skipped),
+                skipped > 0 ? " or skipped" : "", progress_elapsed(&r->bar));
+    if (skipped > 0)
+        return EXIT_FAILED;
     return r->failed > 0 ? EXIT_FAILED : EXIT_SUCCESS;
 }
 

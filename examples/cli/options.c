@@ -30,9 +30,9 @@ void options_print_usage(FILE *to)
             "      --version        print the library, ABI and libtorch versions and exit\n"
             "  -h, --help           print this help and exit\n"
             "\n"
-            "Models are searched in $CUTOUT_MODEL_PATH (':'-separated), then in models/\n"
-            "next to the library. Exit status: 0 all done, 1 an image failed,\n"
-            "2 bad usage, 130 interrupted (Ctrl-C).\n",
+            "Models (<name>.pt) are searched in $CUTOUT_MODEL_PATH (':'-separated), then\n"
+            "in models/ beside the library and one directory up.\n"
+            "Exit status: 0 all done, 1 an image failed, 2 bad usage, 130 interrupted.\n",
             CLI_BATCH_SIZE_MIN, CLI_BATCH_SIZE_MAX, CLI_THREADS_MAX);
 }
 

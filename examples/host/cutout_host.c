@@ -94,10 +94,12 @@ static bool library_next_to_me(char *buf, size_t cap)
 /* ------------------------------------------------------------------------ */
 /* 3. Node specs                                                             */
 
+/* obj[key] if it is a string, else "" (the library has already checked
+ * the document, so a missing field only shows up as an empty name). */
 static const char *json_string(const cJSON *obj, const char *key)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
+    return cJSON_IsString(v) ? v->valuestring : "";
 }
 
 static void print_value(const cJSON *v)
@@ -146,8 +148,7 @@ static const cJSON *find_node(const cJSON *nodes, const char *id)
     const cJSON *node;
     cJSON_ArrayForEach(node, nodes)
     {
-        const char *node_id = json_string(node, "id");
-        if (node_id != NULL && strcmp(node_id, id) == 0)
+        if (strcmp(json_string(node, "id"), id) == 0)
             return node;
     }
     return NULL;
