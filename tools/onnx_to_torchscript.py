@@ -79,6 +79,11 @@ class Graph:
                 if value is None:
                     raise ConversionError(f"{describe(node)}: only the 'value' attribute is supported")
                 self.constants[node.output[0]] = numpy_helper.to_array(value)
+        self.static_shapes = {}  # value name -> dims (None where unknown), at the exported size
+        inferred = onnx.shape_inference.infer_shapes(model).graph
+        for info in list(inferred.value_info) + list(inferred.input) + list(inferred.output):
+            dims = info.type.tensor_type.shape.dim
+            self.static_shapes[info.name] = [d.dim_value if d.HasField("dim_value") else None for d in dims]
         inputs = [i for i in self.graph.input if i.name not in self.initializers]
         if len(inputs) != 1:
             raise ConversionError(f"model: expected exactly 1 graph input, got {len(inputs)}")
@@ -140,6 +145,11 @@ def resize_size_plan(graph, node):
             others = [graph.source(i) for i in user.input
                       if i and graph.source(i) != out and graph.source(i) not in graph.constants]
             if others:
+                baked = baked_resize_size(graph, node)
+                known = graph.static_shapes.get(others[0], [])[2:]
+                if baked is not None and len(known) == 2 and None not in known and known != baked:
+                    raise ConversionError(f"{describe(node)}: exported size {baked} differs from the size "
+                                          f"{known} of '{others[0]}' it is combined with")
                 return ("like", others[0])
     baked = baked_resize_size(graph, node)
     if baked is not None:
@@ -337,6 +347,9 @@ def check_meta(meta, graph):
     if list(meta["input_size"]) != graph.input_shape[2:]:
         raise ConversionError(f"--meta-json input_size: expected the model's {graph.input_shape[2:]}, "
                               f"got {meta['input_size']}")
+    for key, value in (("input_height", meta["input_size"][0]), ("input_width", meta["input_size"][1])):
+        if meta.get(key, value) != value:
+            raise ConversionError(f"--meta-json {key}: expected {value} (= input_size), got {meta[key]}")
     for key in ("mean", "std"):
         if len(meta[key]) != 3:
             raise ConversionError(f"--meta-json {key}: expected 3 numbers, got {meta[key]}")

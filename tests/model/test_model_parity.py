@@ -74,6 +74,8 @@ def check_metadata(pt_path):
         check(key in meta, f"{pt_path}: cutout_meta.json has no '{key}'")
     check(meta["kind"] == "alpha" and meta["input_size"] == [1024, 1024],
           f"{pt_path}: expected kind alpha and input_size [1024, 1024], got {meta['kind']}, {meta['input_size']}")
+    for key, value in (("input_height", 1024), ("input_width", 1024)):
+        check(meta.get(key) == value, f"{pt_path}: cutout_meta.json {key}: expected {value}, got {meta.get(key)}")
     pixels = np.arange(256, dtype=np.float64)
     for c in range(3):
         normalised = (pixels / 255.0 - meta["mean"][c]) / meta["std"][c]
