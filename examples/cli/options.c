@@ -98,7 +98,7 @@ static const option_spec OPTIONS[] = {
 static bool apply(const option_spec *spec, const char *value, cli_options *o, char *err,
                   size_t err_cap)
 {
-    int64_t n;
+    int64_t n = 0;
     switch (spec->id) {
     case OPT_OUTPUT:
         if (value[0] == '\0')
