@@ -32,6 +32,15 @@ std::string first_line(const char *text) {
         if (!last.empty()) return last;
     }
     std::string line = trimmed(s.substr(0, s.find('\n')));
+    // Caffe2-style checks start with "[enforce fail at file:line] cond. ".
+    if (line.rfind("[enforce fail at ", 0) == 0) {
+        size_t close = line.find("] ");
+        size_t cond_end = close == std::string::npos ? close : line.find(". ", close);
+        if (cond_end != std::string::npos) line = trimmed(line.substr(cond_end + 2));
+    }
+    // TORCH_CHECK without a message appends an appeal to report it upstream.
+    size_t appeal = line.find("(Could this error message be improved?");
+    if (appeal != std::string::npos) line = trimmed(line.substr(0, appeal));
     return line.empty() ? "unknown error" : line;
 }
 
@@ -59,15 +68,18 @@ cutout_shim_status status_from_current_exception(const char *context, char *err,
         } catch (const std::bad_alloc &) {
             write_message(err, err_cap, with_context(context, "out of memory"));
             return CUTOUT_SHIM_ERR_OUT_OF_MEMORY;
-        } catch (const c10::OutOfMemoryError &e) {
-            write_message(err, err_cap,
-                          with_context(context, first_line(e.what_without_backtrace())));
-            return CUTOUT_SHIM_ERR_OUT_OF_MEMORY;
         } catch (const c10::Error &e) {
+            // c10::OutOfMemoryError (CUDA) is a c10::Error; the CPU allocator
+            // only says so in its message.
             std::string line = first_line(e.what_without_backtrace());
+            bool oom = dynamic_cast<const c10::OutOfMemoryError *>(&e) != nullptr ||
+                       looks_like_out_of_memory(line);
+            if (oom) {
+                write_message(err, err_cap, with_context(context, "out of memory (" + line + ")"));
+                return CUTOUT_SHIM_ERR_OUT_OF_MEMORY;
+            }
             write_message(err, err_cap, with_context(context, line));
-            return looks_like_out_of_memory(line) ? CUTOUT_SHIM_ERR_OUT_OF_MEMORY
-                                                  : CUTOUT_SHIM_ERR_INTERNAL;
+            return CUTOUT_SHIM_ERR_INTERNAL;
         } catch (const std::exception &e) {
             write_message(err, err_cap, with_context(context, first_line(e.what())));
             return CUTOUT_SHIM_ERR_INTERNAL;

@@ -6,8 +6,8 @@
 //   shim_error                 -> its own status and message
 //   std::bad_alloc,
 //   c10::OutOfMemoryError,
-//   a libtorch "not enough
-//   memory" / "out of memory"  -> CUTOUT_SHIM_ERR_OUT_OF_MEMORY
+//   a c10::Error whose message
+//   says an allocation failed  -> CUTOUT_SHIM_ERR_OUT_OF_MEMORY
 //   c10::Error, std::exception -> CUTOUT_SHIM_ERR_INTERNAL (first line of the
 //                                 message, libtorch's backtrace dropped)
 //   anything else              -> CUTOUT_SHIM_ERR_INTERNAL

@@ -34,6 +34,12 @@ const int64_t kMaxInputSide = 8192;
 
 std::string in_quotes(const std::string &s) { return "'" + s + "'"; }
 
+std::string number_text(double v) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return buf;
+}
+
 // Throws MODEL_NOT_FOUND / MODEL_INVALID unless `path` is a readable file.
 void require_readable_file(const std::string &path) {
     struct stat st;
@@ -143,12 +149,6 @@ public:
     }
 
 private:
-    static std::string number_text(double v) {
-        char buf[64];
-        std::snprintf(buf, sizeof buf, "%g", v);
-        return buf;
-    }
-
     std::string path_;
     cJSON *root_ = nullptr;
 };
@@ -162,7 +162,7 @@ cutout_shim_model_info parse_metadata(const std::string &path, const std::string
     cutout_shim_model_info info{};
     double format = meta.number("format");
     if (format != 1)
-        meta.bad("has an unsupported \"format\" (expected 1, got " + std::to_string(format) + ")");
+        meta.bad("has an unsupported \"format\" (expected 1, got " + number_text(format) + ")");
     meta.string("name", info.name, sizeof info.name);
     meta.string("kind", info.kind, sizeof info.kind);
     if (std::strcmp(info.kind, "alpha") != 0)
@@ -184,6 +184,31 @@ at::ScalarType weights_dtype(const torch::jit::Module &module) {
     for (const at::Tensor &b : module.buffers())
         if (at::isFloatingType(b.scalar_type())) return b.scalar_type();
     return at::kFloat;
+}
+
+// Freezing inlines the weights and attributes into the graph as constants;
+// on the CPU, optimize_for_inference then rewrites the frozen graph (fused
+// and pre-packed convolutions). Measured on ISNet 1024 x 1024 with 2
+// threads: forward 1.85 s (eval only) -> 1.85 s (frozen) -> 1.62 s (frozen
+// and optimised), identical outputs, about 0.35 s more at load. Both are
+// optimisations only: a model they cannot handle keeps running as loaded.
+void prepare_for_inference(cutout_shim_model &model) {
+    try {
+        model.module = torch::jit::freeze(model.module);
+    } catch (const std::bad_alloc &) {
+        throw;
+    } catch (const std::exception &) {
+        return;
+    }
+    if (!model.device.is_cpu()) return;
+    try {
+        // On a copy: the pass rewrites graphs in place and may stop half-way.
+        torch::jit::Module copy = model.module.clone();
+        model.module = torch::jit::optimize_for_inference(copy);
+    } catch (const std::bad_alloc &) {
+        throw;
+    } catch (const std::exception &) {
+    }
 }
 
 }  // namespace
@@ -220,15 +245,7 @@ extern "C" cutout_shim_status cutout_shim_model_load(const char *path, const cha
 
         model->module.eval();
         model->input_dtype = weights_dtype(model->module);
-        // Freezing folds weights and attributes into the graph as constants
-        // (and conv + batch-norm pairs); it is an optimisation only, so a
-        // model it cannot handle keeps running unfrozen.
-        try {
-            model->module = torch::jit::freeze(model->module);
-        } catch (const std::bad_alloc &) {
-            throw;
-        } catch (const std::exception &) {
-        }
+        prepare_for_inference(*model);
 
         at::TensorOptions f32 = at::TensorOptions().dtype(at::kFloat).device(dev);
         model->mean = at::tensor(at::ArrayRef<float>(model->info.mean, 3), f32).view({1, 3, 1, 1});

@@ -61,10 +61,23 @@ void require_device_available(const c10::Device &device, const std::string &name
                                          device_string(device) + ")");
 }
 
+// "float32", "complex64", "float32x2" (lanes), "code 9 bits 8" (unknown).
 static std::string dl_dtype_string(DLDataType t) {
+    const char *code = nullptr;
+    switch (t.code) {
+    case kDLInt: code = "int"; break;
+    case kDLUInt: code = "uint"; break;
+    case kDLFloat: code = "float"; break;
+    case kDLBfloat: code = "bfloat"; break;
+    case kDLComplex: code = "complex"; break;
+    default: break;
+    }
     std::ostringstream s;
-    s << "code " << static_cast<int>(t.code) << " bits " << static_cast<int>(t.bits) << " lanes "
-      << t.lanes;
+    if (code != nullptr)
+        s << code << static_cast<int>(t.bits);
+    else
+        s << "code " << static_cast<int>(t.code) << " bits " << static_cast<int>(t.bits);
+    if (t.lanes != 1) s << "x" << t.lanes;
     return s.str();
 }
 
@@ -131,6 +144,7 @@ at::Tensor view_of(const DLTensor *t, const std::string &name) {
     if (t->ndim > 0 && t->shape == nullptr)
         fail(CUTOUT_SHIM_ERR_INVALID_INPUT, name + ": shape is NULL");
     c10::Device device = device_from_dl(t->device, name);
+    require_device_available(device, name);
     at::ScalarType type = scalar_type_of(t->dtype, name);
 
     std::vector<int64_t> sizes(t->shape, t->shape + t->ndim);
@@ -144,17 +158,21 @@ at::Tensor view_of(const DLTensor *t, const std::string &name) {
             fail(CUTOUT_SHIM_ERR_INVALID_INPUT, name + ": element count overflows (got shape " +
                                                     shape_string(sizes) + ")");
     }
+    // The furthest element, (sum of (size-1)*stride) + 1 elements, must be
+    // addressable in bytes; libtorch's own check of this cannot report an
+    // error (it runs in a noexcept function), so it must never fail there.
+    int64_t itemsize = static_cast<int64_t>(c10::elementSize(type));
+    int64_t last = 0;
     if (t->strides == nullptr) {
         int64_t step = 1;
         for (int32_t i = t->ndim - 1; i >= 0; --i) {
             strides[i] = step;
             step *= sizes[i] > 0 ? sizes[i] : 1;  // cannot overflow: numel fitted
         }
+        last = numel > 0 ? numel - 1 : 0;
     } else {
-        // The furthest element must be addressable: sum (size-1)*stride fits.
-        int64_t last = 0;
+        strides.assign(t->strides, t->strides + t->ndim);
         for (int32_t i = 0; i < t->ndim; ++i) {
-            strides[i] = t->strides[i];
             if (strides[i] < 0)
                 fail(CUTOUT_SHIM_ERR_INVALID_INPUT,
                      name + ": negative stride (expected strides >= 0, got " +
@@ -166,6 +184,12 @@ at::Tensor view_of(const DLTensor *t, const std::string &name) {
                                                         shape_string(strides) + ")");
         }
     }
+    int64_t span_bytes = 0;
+    if (__builtin_add_overflow(last, 1, &span_bytes) ||
+        __builtin_mul_overflow(span_bytes, itemsize, &span_bytes))
+        fail(CUTOUT_SHIM_ERR_INVALID_INPUT, name + ": strides overflow (got strides " +
+                                                shape_string(strides) + " for shape " +
+                                                shape_string(sizes) + ")");
     char *data = static_cast<char *>(t->data);
     if (data == nullptr && numel > 0)
         fail(CUTOUT_SHIM_ERR_INVALID_INPUT, name + ": data is NULL");

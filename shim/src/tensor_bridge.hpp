@@ -35,7 +35,7 @@ void require_device_available(const c10::Device &device, const std::string &name
 // float16/32/64, bfloat16, uint8, int8/16/32/64, bool. Throws
 // shim_error(INVALID_INPUT) naming `name` for a NULL tensor or data
 // pointer, a negative size or stride, lanes != 1 or an unsupported dtype,
-// and shim_error(DEVICE) for an unsupported device.
+// and shim_error(DEVICE) for a device this build or machine cannot use.
 at::Tensor view_of(const DLTensor *t, const std::string &name);
 
 // "[2,64,64]"

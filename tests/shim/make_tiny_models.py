@@ -10,7 +10,9 @@ Every model is a 3x3 convolution with fixed weights followed by a sigmoid
   expected_photo_alpha.f32  the valid model's matte for PHOTO_PNG (H*W float32,
                             little endian), computed the way the shim must
   expected_crop_alpha.f32   the same for the crop rows CROP_Y.., cols CROP_X..
-  expected.txt              "H W" of the photo, and the crop's y x h w
+  expected_native_alpha.f32 the same for a crop of exactly the model's input
+                            size at NATIVE_Y, NATIVE_X (no resizing at all)
+  expected.txt              "H W" of the photo, then "y x h w" of each crop
 """
 
 import json
@@ -30,6 +32,7 @@ STD = [0.229, 0.224, 0.225]
 # A crop smaller than the model input, so that the input is upscaled and the
 # matte downscaled (the other resize directions than for the full photo).
 CROP_Y, CROP_X, CROP_H, CROP_W = 100, 200, 40, 50
+NATIVE_Y, NATIVE_X = 150, 300
 
 GOOD_META = {
     "format": 1,
@@ -198,8 +201,11 @@ def main() -> int:
     reference_alpha(module, rgb).tofile(os.path.join(out_dir, "expected_photo_alpha.f32"))
     crop = rgb[CROP_Y:CROP_Y + CROP_H, CROP_X:CROP_X + CROP_W]
     reference_alpha(module, crop).tofile(os.path.join(out_dir, "expected_crop_alpha.f32"))
+    native = rgb[NATIVE_Y:NATIVE_Y + SIDE, NATIVE_X:NATIVE_X + SIDE]
+    reference_alpha(module, native).tofile(os.path.join(out_dir, "expected_native_alpha.f32"))
     with open(os.path.join(out_dir, "expected.txt"), "w") as f:
-        f.write(f"{rgb.shape[0]} {rgb.shape[1]}\n{CROP_Y} {CROP_X} {CROP_H} {CROP_W}\n")
+        f.write(f"{rgb.shape[0]} {rgb.shape[1]}\n{CROP_Y} {CROP_X} {CROP_H} {CROP_W}\n"
+                f"{NATIVE_Y} {NATIVE_X} {SIDE} {SIDE}\n")
     return 0
 
 
