@@ -13,6 +13,7 @@
 /* One model loaded onto the context's device, kept until the context dies. */
 typedef struct loaded_model {
     char *name;
+    char precision[8];       /* as asked for ("auto" included); info.precision is the result */
     char *path;
     cutout_shim_model *model;
     cutout_shim_model_info info;

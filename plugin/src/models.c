@@ -163,12 +163,18 @@ cutout_status models_resolve(const cutout_context *ctx, const char *name, char *
                             name, MODEL_SUFFIX);
 }
 
-cutout_status models_get(cutout_context *ctx, const char *name, const loaded_model **out)
+cutout_status models_get(cutout_context *ctx, const char *name, const char *precision,
+                         const loaded_model **out)
 {
     *out = NULL;
+    if (strlen(precision) >= sizeof ctx->loaded[0].precision)
+        return cutout_error_set(CUTOUT_ERR_INVALID_INPUT,
+                                "precision: expected auto, fp32, bf16 or fp16, got \"%s\"",
+                                precision);
     pthread_mutex_lock(&ctx->lock);
     for (size_t i = 0; i < ctx->num_loaded; i++) {
-        if (strcmp(ctx->loaded[i].name, name) == 0) {
+        if (strcmp(ctx->loaded[i].name, name) == 0 &&
+            strcmp(ctx->loaded[i].precision, precision) == 0) {
             *out = &ctx->loaded[i];
             pthread_mutex_unlock(&ctx->lock);
             return CUTOUT_OK;
@@ -190,8 +196,8 @@ cutout_status models_get(cutout_context *ctx, const char *name, const loaded_mod
         loaded_model *slot = &ctx->loaded[ctx->num_loaded];
         char err[1024] = "";
         memset(slot, 0, sizeof *slot);
-        st = cutout_shim_model_load(path, ctx->device_name, &slot->model, &slot->info, err,
-                                    sizeof err);
+        st = cutout_shim_model_load_precision(path, ctx->device_name, precision, &slot->model,
+                                              &slot->info, err, sizeof err);
         if (st != CUTOUT_OK) {
             cutout_error_set(st, "model: \"%s\": %s", name, err);
         } else if (!(slot->name = dup_n(name, strlen(name)))) {
@@ -201,6 +207,7 @@ cutout_status models_get(cutout_context *ctx, const char *name, const loaded_mod
         } else {
             slot->path = path;
             path = NULL;
+            snprintf(slot->precision, sizeof slot->precision, "%s", precision);
             ctx->num_loaded++;
             *out = slot;
         }

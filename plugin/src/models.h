@@ -30,10 +30,12 @@ cutout_status models_scan(cutout_context *ctx);
  * [A-Za-z0-9._-], or empty), MODEL_NOT_FOUND (lists every path searched). */
 cutout_status models_resolve(const cutout_context *ctx, const char *name, char **path);
 
-/* Returns the loaded model `name`, loading it on first use. Thread-safe.
- * The pointer stays valid until the context is destroyed.
+/* Returns model `name` prepared for `precision` ("auto", "fp32", "bf16",
+ * "fp16"), loading it on first use of that pair. Thread-safe. The pointer
+ * stays valid until the context is destroyed.
  * Errors: those of models_resolve, MODEL_INVALID, DEVICE, OUT_OF_MEMORY. */
-cutout_status models_get(cutout_context *ctx, const char *name, const loaded_model **out);
+cutout_status models_get(cutout_context *ctx, const char *name, const char *precision,
+                         const loaded_model **out);
 
 /* Frees every loaded model and the lists. */
 void models_free(cutout_context *ctx);

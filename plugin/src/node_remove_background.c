@@ -7,6 +7,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "error.h"
 #include "models.h"
@@ -18,6 +19,7 @@ const node_needs node_remove_background_needs[] = {
     {"mask", SPEC_MASK},
     {"batch_size", SPEC_INT},
     {"model", SPEC_COMBO},
+    {"precision", SPEC_COMBO},
     {NULL, SPEC_IMAGE},
 };
 
@@ -27,9 +29,11 @@ static cutout_status shim_failed(cutout_shim_status st, const char *err)
     return cutout_error_set_text((cutout_status)st, err[0] ? err : "shim: failed without a message");
 }
 
+/* CPU device ids carry no meaning (DLPack producers may leave any value). */
 static bool same_device(DLDevice a, DLDevice b)
 {
-    return a.device_type == b.device_type && a.device_id == b.device_id;
+    return a.device_type == b.device_type &&
+           (a.device_type == kDLCPU || a.device_id == b.device_id);
 }
 
 /* The image must live where the context computes, and the mask beside it. */
@@ -74,6 +78,44 @@ static cutout_status check_finite(const char *name, const DLTensor *t, int64_t b
                             name, (long long)bad, (long long)item);
 }
 
+/* Bytes the system can still hand out (MemAvailable), else its physical
+ * memory; -1 when neither is known. */
+static int64_t memory_available(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (f != NULL) {
+        char line[128];
+        long long kib;
+        while (fgets(line, sizeof line, f) != NULL) {
+            if (sscanf(line, "MemAvailable: %lld kB", &kib) == 1 && kib > 0 &&
+                kib < INT64_MAX / 1024) {
+                fclose(f);
+                return (int64_t)kib * 1024;
+            }
+        }
+        fclose(f);
+    }
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    int64_t bytes;
+    return pages > 0 && page > 0 && tensor_mul_ok(pages, page, &bytes) ? bytes : -1;
+}
+
+/* Outputs that could never fit in host memory are refused before any
+ * allocation: allocating them would only let the system kill the host. */
+static cutout_status check_host_memory(const image_shape *is, int64_t batch_pixels)
+{
+    int64_t output_bytes; /* IMAGE (16 bytes a pixel) and MASK (4) */
+    if (!tensor_mul_ok(batch_pixels, 20, &output_bytes)) output_bytes = INT64_MAX;
+    int64_t available = memory_available();
+    if (available < 0 || output_bytes <= available) return CUTOUT_OK;
+    return cutout_error_set(CUTOUT_ERR_OUT_OF_MEMORY,
+                            "image: a batch of %lld images of %lld x %lld needs %lld MiB of "
+                            "outputs, more than the %lld MiB of memory available (expected a "
+                            "smaller batch)",
+                            (long long)is->batch, (long long)is->height, (long long)is->width,
+                            (long long)(output_bytes >> 20), (long long)(available >> 20));
+}
+
 static bool aborted(const cutout_run_params *run)
 {
     return run->should_abort && run->should_abort(run->abort_user);
@@ -95,8 +137,24 @@ cutout_status node_remove_background_run(cutout_context *ctx, const bound_inputs
     const DLTensor *mask = mask_value->present ? mask_value->tensor : NULL;
     const int64_t batch_size = inputs_get(in, "batch_size")->i;
     const char *model_name = inputs_get(in, "model")->s;
+    const char *precision = inputs_get(in, "precision")->s;
 
-    /* 1. Everything about the inputs, before any work. */
+    /* 1. Everything about the inputs, before any work. A host's own
+     *    nodes.json may make model or batch_size optional without a
+     *    default, or allow batch_size < 1: refuse those calls here. */
+    if (precision == NULL) precision = "auto";
+    if (model_name == NULL)
+        return cutout_error_set(CUTOUT_ERR_INVALID_INPUT,
+                                "model: required input missing (expected a model name; the "
+                                "node's spec gives no default)");
+    if (!inputs_get(in, "batch_size")->present)
+        return cutout_error_set(CUTOUT_ERR_INVALID_INPUT,
+                                "batch_size: required input missing (expected an integer >= 1; "
+                                "the node's spec gives no default)");
+    if (batch_size < 1)
+        return cutout_error_set(CUTOUT_ERR_INVALID_INPUT,
+                                "batch_size: expected an integer >= 1, got %lld",
+                                (long long)batch_size);
     image_shape is;
     mask_shape ms = {0, 0, 0};
     cutout_status st = tensor_check_image("image", image, &is);
@@ -115,10 +173,13 @@ cutout_status node_remove_background_run(cutout_context *ctx, const bound_inputs
                                 "bytes of output",
                                 (long long)is.batch, (long long)is.height, (long long)is.width);
     if ((st = check_devices(ctx, image, mask)) != CUTOUT_OK) return st;
+    if (image->device.device_type == kDLCPU &&
+        (st = check_host_memory(&is, out_elems / 16)) != CUTOUT_OK)
+        return st;
     if ((st = check_finite("image", image, is.batch)) != CUTOUT_OK) return st;
     if (mask && (st = check_finite("mask", mask, ms.batch)) != CUTOUT_OK) return st;
     const loaded_model *model = NULL;
-    if ((st = models_get(ctx, model_name, &model)) != CUTOUT_OK) return st;
+    if ((st = models_get(ctx, model_name, precision, &model)) != CUTOUT_OK) return st;
 
     /* 2. Outputs: IMAGE B x H x W x 4 and MASK B x H x W, float32, on the
      *    image's device. The predicted alpha is written straight into MASK. */

@@ -109,7 +109,7 @@ static cutout_status check_common(const char *name, const DLTensor *t, int min_r
                                     name, shape_text(t, b, sizeof b));
         extent += step;
     }
-    if (!tensor_mul_ok(extent + 1, elem_bytes, &step) ||
+    if (extent == INT64_MAX || !tensor_mul_ok(extent + 1, elem_bytes, &step) ||
         t->byte_offset > (uint64_t)(INT64_MAX - step))
         return cutout_error_set(CUTOUT_ERR_INVALID_INPUT,
                                 "%s: byte_offset %llu plus the tensor's extent overflows", name,

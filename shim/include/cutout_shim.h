@@ -63,6 +63,7 @@ typedef struct cutout_shim_model_info {
     int64_t input_width;
     float mean[3];        /* model input = (rgb01 - mean) / std */
     float std[3];
+    char precision[8];    /* what the forward pass computes in: "fp32", "bf16", "fp16" */
 } cutout_shim_model_info;
 
 /* The library's own version string of libtorch it was compiled against,
@@ -83,6 +84,18 @@ cutout_shim_status cutout_shim_model_load(const char *path, const char *device,
                                           cutout_shim_model **out,
                                           cutout_shim_model_info *info,
                                           char *err, size_t err_cap);
+
+/* As cutout_shim_model_load, computing in `precision`: "fp32", "bf16",
+ * "fp16", or "auto" (bf16 on a CPU with AMX or AVX512-BF16, fp16 on CUDA,
+ * fp32 elsewhere); NULL means "fp32". The weights are converted and laid out
+ * for that precision once, here. info->precision says what was chosen.
+ * Errors: as cutout_shim_model_load, plus INVALID_ARGUMENT (unknown
+ * precision) and DEVICE (the precision is not supported on the device). */
+cutout_shim_status cutout_shim_model_load_precision(const char *path, const char *device,
+                                                    const char *precision,
+                                                    cutout_shim_model **out,
+                                                    cutout_shim_model_info *info,
+                                                    char *err, size_t err_cap);
 
 /* Frees a model; NULL is a no-op. The caller guarantees no call is using it. */
 void cutout_shim_model_free(cutout_shim_model *model);

@@ -211,6 +211,20 @@ void prepare_for_inference(cutout_shim_model &model) {
     }
 }
 
+// "auto" resolves to what the device computes best; fp32 is the only
+// precision this build prepares so far, the others are refused clearly.
+std::string resolve_precision(const char *precision, const c10::Device &dev) {
+    std::string p = precision == nullptr ? "fp32" : precision;
+    if (p != "auto" && p != "fp32" && p != "bf16" && p != "fp16")
+        fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT,
+             "precision: expected auto, fp32, bf16 or fp16, got " + in_quotes(p));
+    if (p == "auto") return "fp32";
+    if (p != "fp32")
+        fail(CUTOUT_SHIM_ERR_DEVICE, "precision: " + p + " is not supported on " +
+                                         device_string(dev) + " by this build (expected fp32)");
+    return p;
+}
+
 }  // namespace
 }  // namespace cutout_shim
 
@@ -220,6 +234,15 @@ extern "C" cutout_shim_status cutout_shim_model_load(const char *path, const cha
                                                      cutout_shim_model **out,
                                                      cutout_shim_model_info *info, char *err,
                                                      size_t err_cap) {
+    return cutout_shim_model_load_precision(path, device, "fp32", out, info, err, err_cap);
+}
+
+extern "C" cutout_shim_status cutout_shim_model_load_precision(const char *path,
+                                                               const char *device,
+                                                               const char *precision,
+                                                               cutout_shim_model **out,
+                                                               cutout_shim_model_info *info,
+                                                               char *err, size_t err_cap) {
     if (out != nullptr) *out = nullptr;
     return guarded("model_load", err, err_cap, [&]() -> cutout_shim_status {
         if (out == nullptr) fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT, "out: is NULL");
@@ -227,6 +250,7 @@ extern "C" cutout_shim_status cutout_shim_model_load(const char *path, const cha
             fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT, "path: is NULL or empty");
         c10::Device dev = parse_device(device);
         require_device_available(dev, "device");
+        const std::string chosen = resolve_precision(precision, dev);
         std::string file(path);
         require_readable_file(file);
 
@@ -246,6 +270,7 @@ extern "C" cutout_shim_status cutout_shim_model_load(const char *path, const cha
         model->module.eval();
         model->input_dtype = weights_dtype(model->module);
         prepare_for_inference(*model);
+        std::snprintf(model->info.precision, sizeof model->info.precision, "%s", chosen.c_str());
 
         at::TensorOptions f32 = at::TensorOptions().dtype(at::kFloat).device(dev);
         model->mean = at::tensor(at::ArrayRef<float>(model->info.mean, 3), f32).view({1, 3, 1, 1});

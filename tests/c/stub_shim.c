@@ -23,6 +23,9 @@ static atomic_int num_threads;
 static int64_t predict_counts[256];
 static int64_t fail_predict_at;
 static int64_t fail_alloc_at;
+static char last_precision[8];
+
+const char *stub_last_precision(void) { return last_precision; }
 
 int64_t stub_live_tensors(void) { return live_tensors; }
 int64_t stub_predict_calls(void) { return predict_calls; }
@@ -71,7 +74,21 @@ cutout_shim_status cutout_shim_model_load(const char *path, const char *device,
                                           cutout_shim_model **out, cutout_shim_model_info *info,
                                           char *err, size_t err_cap)
 {
+    return cutout_shim_model_load_precision(path, device, "fp32", out, info, err, err_cap);
+}
+
+/* The stub "computes" in any precision; "auto" means fp32 here. */
+cutout_shim_status cutout_shim_model_load_precision(const char *path, const char *device,
+                                                    const char *precision,
+                                                    cutout_shim_model **out,
+                                                    cutout_shim_model_info *info, char *err,
+                                                    size_t err_cap)
+{
     *out = NULL;
+    const char *chosen = precision && strcmp(precision, "auto") != 0 ? precision : "fp32";
+    if (strcmp(chosen, "fp32") && strcmp(chosen, "bf16") && strcmp(chosen, "fp16"))
+        return fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT, err, err_cap,
+                    "precision: expected auto, fp32, bf16 or fp16");
     if (strcmp(device, "cpu") != 0)
         return fail(CUTOUT_SHIM_ERR_DEVICE, err, err_cap, "the stub runs on cpu only");
     FILE *f = fopen(path, "rb");
@@ -90,11 +107,13 @@ cutout_shim_status cutout_shim_model_load(const char *path, const char *device,
     snprintf(info->kind, sizeof info->kind, "alpha");
     snprintf(info->license, sizeof info->license, "MIT");
     info->input_height = info->input_width = 64;
+    snprintf(info->precision, sizeof info->precision, "%s", chosen);
     for (int c = 0; c < 3; c++) {
         info->mean[c] = 0.0f;
         info->std[c] = 1.0f;
     }
     models_loaded++;
+    snprintf(last_precision, sizeof last_precision, "%s", chosen);
     *out = m;
     return CUTOUT_SHIM_OK;
 }

@@ -22,6 +22,8 @@ STUB_API int64_t stub_predict_calls(void);
 STUB_API int64_t stub_predict_count(int64_t call);
 /* Models loaded since the last reset. */
 STUB_API int64_t stub_models_loaded(void);
+/* The precision the last loaded model was prepared for. */
+STUB_API const char *stub_last_precision(void);
 /* The last thread count set. */
 STUB_API int32_t stub_num_threads(void);
 /* Make predict call number `call` (1-based, counted from the last reset)

@@ -276,6 +276,37 @@ static void test_failures_mid_batch(void)
     fixture_image_free(&img);
 }
 
+/* The precision input reaches the model loader; each precision is its own
+ * prepared model, loaded once. */
+static void test_precision(void)
+{
+    test_image img = fixture_photo(testdata, "product_coffee.png", 1, 3);
+    DLManagedTensor *out[2];
+    const char *asked[] = {"bf16", "fp16", "bf16"};
+    const int64_t loads[] = {1, 2, 2};
+    stub_reset();
+    for (int k = 0; k < 3; k++) {
+        cutout_input in[3] = {
+            {.name = "image", .kind = CUTOUT_VALUE_TENSOR, .tensor = &img.tensor},
+            {.name = "model", .kind = CUTOUT_VALUE_STRING, .s = "stub"},
+            {.name = "precision", .kind = CUTOUT_VALUE_STRING, .s = asked[k]},
+        };
+        CHECK(cutout_node_run(ctx, "CutoutRemoveBackground", in, 3, NULL, out, 2) == CUTOUT_OK);
+        fixture_release(out);
+        CHECK(stub_models_loaded() == loads[k]);
+    }
+    CHECK(strcmp(stub_last_precision(), "fp16") == 0);
+    cutout_input bad[3] = {
+        {.name = "image", .kind = CUTOUT_VALUE_TENSOR, .tensor = &img.tensor},
+        {.name = "model", .kind = CUTOUT_VALUE_STRING, .s = "stub"},
+        {.name = "precision", .kind = CUTOUT_VALUE_STRING, .s = "int4"},
+    };
+    CHECK_ERROR(cutout_node_run(ctx, "CutoutRemoveBackground", bad, 3, NULL, out, 2),
+                CUTOUT_ERR_INVALID_INPUT,
+                "precision: expected one of \"auto\", \"fp32\", \"bf16\", \"fp16\", got \"int4\"");
+    fixture_image_free(&img);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -293,6 +324,7 @@ int main(int argc, char **argv)
     test_batching_and_progress();
     test_abort();
     test_failures_mid_batch();
+    test_precision();
     cutout_context_destroy(ctx);
     CHECK(stub_live_tensors() == 0);
     return fixture_finish("test_run");
