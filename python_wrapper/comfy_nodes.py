@@ -249,7 +249,7 @@ def run_node(node_spec, contexts, kwargs):
         raise _model_not_found(error, model_name) from None
 
     if reference is not None and reference.is_floating_point():
-        outputs = [out.to(reference.dtype) for out in outputs]
+        outputs = [out.to(reference.dtype) if out.is_floating_point() else out for out in outputs]
     return tuple(outputs)
 
 

@@ -229,7 +229,9 @@ static bool png_encode(png_write_state *s, const uint8_t *pixels, int64_t width,
         return false;
     png_set_write_fn(s->png, s->fp, png_on_write, png_on_flush);
     png_set_IHDR(s->png, s->info, (png_uint_32)width, (png_uint_32)height, 8,
-                 channels == 4 ? PNG_COLOR_TYPE_RGB_ALPHA : PNG_COLOR_TYPE_GRAY,
+                 channels == 4   ? PNG_COLOR_TYPE_RGB_ALPHA
+                 : channels == 3 ? PNG_COLOR_TYPE_RGB
+                                 : PNG_COLOR_TYPE_GRAY,
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     /* zlib level 4 writes files as small as the default level 6 for
      * photos with alpha, in about half the time. */
@@ -246,9 +248,9 @@ bool image_write_png(FILE *fp, const uint8_t *pixels, int64_t width, int64_t hei
                      int channels, char *err, size_t err_cap)
 {
     size_t total;
-    if (fp == NULL || pixels == NULL || (channels != 1 && channels != 4)) {
-        set_error(err, err_cap, "PNG: invalid arguments (expected a stream, pixels and 1 or 4 "
-                                "channels)");
+    if (fp == NULL || pixels == NULL || (channels != 1 && channels != 3 && channels != 4)) {
+        set_error(err, err_cap, "PNG: invalid arguments (expected a stream, pixels and 1, 3 or "
+                                "4 channels)");
         return false;
     }
     if (width < 1 || height < 1 || width > PNG_UINT_31_MAX || height > PNG_UINT_31_MAX ||

@@ -52,8 +52,8 @@ bool image_load(const char *path, int64_t max_pixels, image_f32 *out, char *err,
 void image_free(image_f32 *img);
 
 /* Writes an 8-bit PNG of `width` x `height` pixels to the open stream `fp`.
- * `pixels` is row-major with `channels` bytes per pixel: 1 (gray) or
- * 4 (RGBA). The stream is flushed but not closed; the caller checks
+ * `pixels` is row-major with `channels` bytes per pixel: 1 (gray),
+ * 3 (RGB) or 4 (RGBA). The stream is flushed but not closed; the caller checks
  * fclose() for late write errors. Returns false with a message on failure
  * (bad arguments, a write error, out of memory). */
 bool image_write_png(FILE *fp, const uint8_t *pixels, int64_t width, int64_t height,

@@ -79,6 +79,7 @@ typedef struct run_state {
     int64_t done;   /* written successfully */
     int64_t failed; /* reported as failed */
     bool model_unusable; /* the model failed to load: skip the rest */
+    image_f32 background; /* --bg-image, decoded once (empty otherwise) */
 } run_state;
 
 static void report_failure(run_state *r, const char *what, const char *message)
@@ -185,12 +186,13 @@ static void free_plans(run_state *r)
 
 /* Writes `pixels` to a temporary file for `path`; on failure t is empty. */
 static bool write_temp(output_temp *t, const char *path, const uint8_t *pixels,
-                       const image_f32 *img, int channels, char *err, size_t err_cap)
+                       const remove_background_result *res, int channels, char *err,
+                       size_t err_cap)
 {
     if (!output_temp_open(t, path, err, err_cap))
         return false;
     char why[MESSAGE_CAP / 2];
-    if (!image_write_png(t->fp, pixels, img->width, img->height, channels, why, sizeof why)) {
+    if (!image_write_png(t->fp, pixels, res->width, res->height, channels, why, sizeof why)) {
         snprintf(err, err_cap, "%s: %s", path, why);
         output_temp_discard(t);
         return false;
@@ -199,18 +201,17 @@ static bool write_temp(output_temp *t, const char *path, const uint8_t *pixels,
 }
 
 /* Either every output of the image exists afterwards, or none does. */
-static bool write_outputs(const output_plan *p, const image_f32 *img,
-                          const remove_background_result *res, bool overwrite, char *err,
-                          size_t err_cap)
+static bool write_outputs(const output_plan *p, const remove_background_result *res,
+                          bool overwrite, char *err, size_t err_cap)
 {
     output_temp rgba, mask;
     memset(&rgba, 0, sizeof rgba);
     memset(&mask, 0, sizeof mask);
     bool ok = true;
     if (p->rgba_path != NULL)
-        ok = write_temp(&rgba, p->rgba_path, res->rgba, img, 4, err, err_cap);
+        ok = write_temp(&rgba, p->rgba_path, res->rgba, res, res->channels, err, err_cap);
     if (ok && p->mask_path != NULL)
-        ok = write_temp(&mask, p->mask_path, res->mask, img, 1, err, err_cap);
+        ok = write_temp(&mask, p->mask_path, res->mask, res, 1, err, err_cap);
     if (!ok) {
         output_temp_discard(&rgba);
         output_temp_discard(&mask);
@@ -259,8 +260,8 @@ static void process_group(run_state *r, image_f32 *images, const size_t *index, 
         views[i] = &images[i];
 
     cutout_status status =
-        remove_background_run(r->ctx, r->opts->model, r->opts->batch_size, views, count, &run,
-                              !r->opts->mask_only, results, err, sizeof err);
+        remove_background_run(r->ctx, r->opts, r->opts->bg_image ? &r->background : NULL, views,
+                              count, &run, !r->opts->mask_only, results, err, sizeof err);
     for (int64_t i = 0; i < count; i++) {
         const input_file *in = &r->inputs.items[index[i]];
         if (status == CUTOUT_CANCELLED) {
@@ -270,8 +271,8 @@ static void process_group(run_state *r, image_f32 *images, const size_t *index, 
             r->model_unusable = true;
         } else if (status != CUTOUT_OK) {
             report_failure(r, in->path, err);
-        } else if (!write_outputs(&r->plans[index[i]], &images[i], &results[i],
-                                  r->opts->overwrite, err, sizeof err)) {
+        } else if (!write_outputs(&r->plans[index[i]], &results[i], r->opts->overwrite, err,
+                                  sizeof err)) {
             report_failure(r, in->path, err);
         } else {
             r->done++;
@@ -376,6 +377,12 @@ static int run_images(run_state *r)
         return EXIT_FAILED;
     }
 
+    if (o->bg_image != NULL &&
+        !image_load(o->bg_image, DECODE_MAX_PIXELS, &r->background, err, sizeof err)) {
+        fprintf(stderr, "cutout: --bg-image %s: %s\n", o->bg_image, err);
+        return EXIT_FAILED;
+    }
+
     int64_t bad_arguments = 0;
     for (int i = 0; i < o->num_inputs; i++) {
         if (!input_list_add(&r->inputs, o->inputs[i], err, sizeof err)) {
@@ -450,6 +457,7 @@ int main(int argc, char **argv)
         status = run_images(&r);
         free_plans(&r);
         input_list_free(&r.inputs);
+        image_free(&r.background);
     }
     cutout_context_destroy(ctx);
     return status;

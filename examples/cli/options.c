@@ -26,6 +26,21 @@ void options_print_usage(FILE *to)
             "  -b, --batch-size N   images per forward pass, %d..%d (default: 1)\n"
             "  -t, --threads N      CPU threads, 0..%d (default: 0 = all cores)\n"
             "  -q, --quiet          no progress bar and no summary (errors still print)\n"
+            "      --precision P    auto, fp32, bf16 or fp16 (default: auto)\n"
+            "edges:\n"
+            "      --resolution N   model input side, 256..2048 in steps of 32 (default:\n"
+            "                       the model's native size)\n"
+            "      --fit F          stretch (default) or letterbox (keep the aspect ratio)\n"
+            "      --threshold T    0..1; above 0 the matte becomes a hard 0/1 cut\n"
+            "      --blur PX        Gaussian blur of the matte, 0..64 px\n"
+            "      --grow PX        grow (> 0) or shrink (< 0) the matte, -64..64 px\n"
+            "      --invert         keep the background instead of the subject\n"
+            "      --fg-estimate    estimate the foreground colour of soft edges (no\n"
+            "                       background colour bleeding into hair)\n"
+            "      --refine R       none (default) or guided (guided filter on the matte)\n"
+            "      --crop [PAD]     crop to the subject, with PAD pixels around (default 0)\n"
+            "      --bg-color HEX   put the cutout on a colour '#RRGGBB' (writes RGB)\n"
+            "      --bg-image FILE  put the cutout on an image, resized to cover (RGB)\n"
             "      --list-models    list the installed models and exit\n"
             "      --version        print the library, ABI and libtorch versions and exit\n"
             "  -h, --help           print this help and exit\n"
@@ -68,6 +83,18 @@ typedef enum option_id {
     OPT_MASK_ONLY,
     OPT_OVERWRITE,
     OPT_QUIET,
+    OPT_PRECISION,
+    OPT_RESOLUTION,
+    OPT_FIT,
+    OPT_THRESHOLD,
+    OPT_BLUR,
+    OPT_GROW,
+    OPT_INVERT,
+    OPT_FG_ESTIMATE,
+    OPT_REFINE,
+    OPT_BG_COLOR,
+    OPT_BG_IMAGE,
+    OPT_CROP,
     OPT_LIST_MODELS,
     OPT_VERSION,
     OPT_HELP
@@ -89,17 +116,101 @@ static const option_spec OPTIONS[] = {
     {"mask-only", 0, false, OPT_MASK_ONLY},
     {"overwrite", 0, false, OPT_OVERWRITE},
     {"quiet", 'q', false, OPT_QUIET},
+    {"precision", 0, true, OPT_PRECISION},
+    {"resolution", 0, true, OPT_RESOLUTION},
+    {"fit", 0, true, OPT_FIT},
+    {"threshold", 0, true, OPT_THRESHOLD},
+    {"blur", 0, true, OPT_BLUR},
+    {"grow", 0, true, OPT_GROW},
+    {"invert", 0, false, OPT_INVERT},
+    {"fg-estimate", 0, false, OPT_FG_ESTIMATE},
+    {"refine", 0, true, OPT_REFINE},
+    {"bg-color", 0, true, OPT_BG_COLOR},
+    {"bg-image", 0, true, OPT_BG_IMAGE},
+    {"crop", 0, false, OPT_CROP}, /* optional value: see parse_option */
     {"list-models", 0, false, OPT_LIST_MODELS},
     {"version", 0, false, OPT_VERSION},
     {"help", 'h', false, OPT_HELP},
 };
 #define NUM_OPTIONS (sizeof OPTIONS / sizeof OPTIONS[0])
 
+/* `value` when it is one of the n `choices`. */
+static bool parse_choice(const char *name, const char *value, const char *const *choices, int n,
+                         const char **out, char *err, size_t err_cap)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(value, choices[i]) == 0) {
+            *out = choices[i];
+            return true;
+        }
+    char expected[128] = "";
+    for (int i = 0; i < n; i++) {
+        strncat(expected, i == 0 ? "" : (i + 1 == n ? " or " : ", "),
+                sizeof expected - strlen(expected) - 1);
+        strncat(expected, choices[i], sizeof expected - strlen(expected) - 1);
+    }
+    return fail(err, err_cap, "%s: expected %s, got '%s'", name, expected, value);
+}
+
+static bool is_hex_color(const char *v)
+{
+    if (v[0] == '#') v++;
+    if (strlen(v) != 6) return false;
+    for (int i = 0; i < 6; i++)
+        if (!strchr("0123456789abcdefABCDEF", v[i])) return false;
+    return true;
+}
+
+static const char *const PRECISIONS[] = {"auto", "fp32", "bf16", "fp16"};
+static const char *const FITS[] = {"stretch", "letterbox"};
+static const char *const REFINES[] = {"none", "guided"};
+
 static bool apply(const option_spec *spec, const char *value, cli_options *o, char *err,
                   size_t err_cap)
 {
     int64_t n = 0;
     switch (spec->id) {
+    case OPT_PRECISION:
+        return parse_choice("--precision", value, PRECISIONS, 4, &o->precision, err, err_cap);
+    case OPT_RESOLUTION:
+        if (!parse_int("--resolution", value, 256, 2048, &n, err, err_cap)) return false;
+        if (n % 32 != 0)
+            return fail(err, err_cap, "--resolution: expected a multiple of 32, got '%s'", value);
+        o->resolution = n;
+        return true;
+    case OPT_FIT: return parse_choice("--fit", value, FITS, 2, &o->fit, err, err_cap);
+    case OPT_THRESHOLD: {
+        char *end = NULL;
+        errno = 0;
+        double t = strtod(value, &end);
+        if (value[0] == '\0' || *end != '\0' || errno != 0 || !(t >= 0.0 && t <= 1.0))
+            return fail(err, err_cap, "--threshold: expected a number from 0 to 1, got '%s'",
+                        value);
+        o->threshold = t;
+        return true;
+    }
+    case OPT_BLUR: return parse_int("--blur", value, 0, 64, &o->blur, err, err_cap);
+    case OPT_GROW: return parse_int("--grow", value, -64, 64, &o->grow, err, err_cap);
+    case OPT_INVERT:
+        o->invert = true;
+        return true;
+    case OPT_FG_ESTIMATE:
+        o->fg_estimate = true;
+        return true;
+    case OPT_REFINE: return parse_choice("--refine", value, REFINES, 2, &o->refine, err, err_cap);
+    case OPT_BG_COLOR:
+        if (!is_hex_color(value))
+            return fail(err, err_cap, "--bg-color: expected a colour '#RRGGBB', got '%s'", value);
+        o->bg_color = value;
+        return true;
+    case OPT_BG_IMAGE:
+        if (value[0] == '\0') return fail(err, err_cap, "--bg-image: expected a file, got ''");
+        o->bg_image = value;
+        return true;
+    case OPT_CROP:
+        o->crop = true;
+        return value == NULL ||
+               parse_int("--crop", value, 0, 4096, &o->crop_padding, err, err_cap);
     case OPT_OUTPUT:
         if (value[0] == '\0')
             return fail(err, err_cap, "--output: expected a directory, got ''");
@@ -164,6 +275,14 @@ static bool parse_option(int argc, char **argv, int *i, cli_options *o, char *er
                 spec = &OPTIONS[k];
         if (spec == NULL)
             return fail(err, err_cap, "unknown option '%.*s'", (int)(len + 2), arg);
+        if (spec->id == OPT_CROP) {
+            const char *next = *i + 1 < argc ? argv[*i + 1] : NULL;
+            if (eq != NULL) return apply(spec, eq + 1, o, err, err_cap);
+            if (next != NULL && next[0] >= '0' && next[0] <= '9' &&
+                strspn(next, "0123456789") == strlen(next))
+                return apply(spec, argv[++*i], o, err, err_cap);
+            return apply(spec, NULL, o, err, err_cap);
+        }
         if (eq != NULL) {
             if (!spec->takes_value)
                 return fail(err, err_cap, "--%s takes no value, got '%s'", spec->long_name,
@@ -191,6 +310,14 @@ static bool parse_option(int argc, char **argv, int *i, cli_options *o, char *er
     return apply(spec, value, o, err, err_cap);
 }
 
+bool options_want_advanced(const cli_options *o)
+{
+    return strcmp(o->precision, "auto") != 0 || o->resolution != 0 ||
+           strcmp(o->fit, "stretch") != 0 || o->threshold > 0.0 || o->blur != 0 ||
+           o->grow != 0 || o->invert || o->fg_estimate || strcmp(o->refine, "none") != 0 ||
+           o->crop || o->bg_color != NULL || o->bg_image != NULL;
+}
+
 bool options_parse(int argc, char **argv, cli_options *out, char *err, size_t err_cap)
 {
     memset(out, 0, sizeof *out);
@@ -198,6 +325,9 @@ bool options_parse(int argc, char **argv, cli_options *out, char *err, size_t er
     out->model = "isnet";
     out->batch_size = 1;
     out->threads = 0;
+    out->precision = "auto";
+    out->fit = "stretch";
+    out->refine = "none";
 
     /* Inputs are gathered, in order, at the front of argv[1..]: every slot
      * before the current argument has already been read, so nothing is lost. */
@@ -216,6 +346,8 @@ bool options_parse(int argc, char **argv, cli_options *out, char *err, size_t er
         }
     }
     out->num_inputs = n_inputs;
+    if (out->bg_color != NULL && out->bg_image != NULL)
+        return fail(err, err_cap, "--bg-color and --bg-image: expected one background, got both");
     if (n_inputs == 0 && !out->help && !out->version && !out->list_models)
         return fail(err, err_cap, "no input given (expected image files or directories)");
     return true;

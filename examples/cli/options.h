@@ -24,12 +24,30 @@ typedef struct cli_options {
     bool mask_only;         /* --mask-only: write only the mask, as <stem>.png */
     bool overwrite;         /* --overwrite: replace existing outputs */
     bool quiet;             /* --quiet: no progress bar, no summary */
+    /* Edge options: any of them (and --precision) runs the node
+     * CutoutRemoveBackgroundAdvanced; --bg-* adds CutoutCompositeBackground. */
+    const char *precision;  /* --precision auto|fp32|bf16|fp16; "auto" */
+    int64_t resolution;     /* --resolution N: 0 (native) or 256..2048, step 32 */
+    const char *fit;        /* --fit stretch|letterbox */
+    double threshold;       /* --threshold T, 0..1 */
+    int64_t blur;           /* --blur PX, 0..64 */
+    int64_t grow;           /* --grow PX, -64..64 */
+    bool invert;            /* --invert */
+    bool fg_estimate;       /* --fg-estimate */
+    const char *refine;     /* --refine none|guided */
+    const char *bg_color;   /* --bg-color '#RRGGBB' (NULL: none) */
+    const char *bg_image;   /* --bg-image FILE (NULL: none) */
+    bool crop;              /* --crop [PAD] */
+    int64_t crop_padding;
     bool list_models;
     bool version;
     bool help;
     char **inputs; /* points into argv; not owned */
     int num_inputs;
 } cli_options;
+
+/* True when an option that needs the advanced node was given. */
+bool options_want_advanced(const cli_options *o);
 
 /* Parses argv into *out. Options and inputs may be mixed; "--" ends the
  * options. Values go as "--opt VALUE" or "--opt=VALUE" ("-o DIR" or

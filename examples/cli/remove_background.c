@@ -63,20 +63,110 @@ static void item_to_u8(const DLTensor *t, int64_t b, uint8_t *dst)
                 *dst++ = image_unit_to_u8(base[b * s[0] + y * s[1] + x * s[2] + k * s[3]]);
 }
 
-cutout_status remove_background_run(cutout_context *ctx, const char *model,
-                                    int64_t batch_size, const image_f32 *const *images,
+/* A compact CPU float32 tensor over `data`. */
+static DLTensor cpu_tensor(float *data, int32_t ndim, int64_t *shape)
+{
+    DLTensor t;
+    memset(&t, 0, sizeof t);
+    t.data = data;
+    t.device.device_type = kDLCPU;
+    t.ndim = ndim;
+    t.dtype.code = kDLFloat;
+    t.dtype.bits = 32;
+    t.dtype.lanes = 1;
+    t.shape = shape;
+    t.strides = NULL; /* compact row-major */
+    return t;
+}
+
+#define MAX_INPUTS 20
+
+typedef struct input_set {
+    cutout_input items[MAX_INPUTS];
+    size_t n;
+} input_set;
+
+static cutout_input *add_input(input_set *s, const char *name, cutout_value_kind kind)
+{
+    cutout_input *in = &s->items[s->n++];
+    memset(in, 0, sizeof *in);
+    in->name = name;
+    in->kind = kind;
+    return in;
+}
+
+static void add_string(input_set *s, const char *name, const char *v)
+{
+    add_input(s, name, CUTOUT_VALUE_STRING)->s = v;
+}
+
+static void add_int(input_set *s, const char *name, int64_t v)
+{
+    add_input(s, name, CUTOUT_VALUE_INT)->i = v;
+}
+
+static void add_bool(input_set *s, const char *name, bool v)
+{
+    add_input(s, name, CUTOUT_VALUE_BOOL)->b = v;
+}
+
+/* The library's message for a failed call. */
+static cutout_status library_failed(cutout_status status, char *err, size_t err_cap)
+{
+    const char *msg = cutout_last_error();
+    return fail(status, err, err_cap, "%s", msg[0] != '\0' ? msg : cutout_status_string(status));
+}
+
+static void release_all(DLManagedTensor **outs, int n)
+{
+    for (int k = 0; k < n; k++)
+        if (outs[k] != NULL && outs[k]->deleter != NULL) {
+            outs[k]->deleter(outs[k]);
+            outs[k] = NULL;
+        }
+}
+
+/* Puts the RGBA cutouts `rgba` over the background of `o` (colour or
+ * image); *out receives the RGB composite. */
+static cutout_status composite(cutout_context *ctx, const cli_options *o,
+                               const image_f32 *background, DLTensor *rgba,
+                               const cutout_run_params *run, DLManagedTensor **out, char *err,
+                               size_t err_cap)
+{
+    input_set in;
+    in.n = 0;
+    add_input(&in, "image", CUTOUT_VALUE_TENSOR)->tensor = rgba;
+    int64_t bg_shape[4] = {1, 0, 0, 0};
+    DLTensor bg;
+    if (background != NULL) {
+        bg_shape[1] = background->height;
+        bg_shape[2] = background->width;
+        bg_shape[3] = background->channels;
+        bg = cpu_tensor(background->pixels, 4, bg_shape);
+        add_string(&in, "background", "image");
+        add_input(&in, "background_image", CUTOUT_VALUE_TENSOR)->tensor = &bg;
+    } else {
+        add_string(&in, "background", "color");
+        add_string(&in, "color", o->bg_color);
+    }
+    cutout_status status =
+        cutout_node_run(ctx, "CutoutCompositeBackground", in.items, in.n, run, out, 1);
+    return status == CUTOUT_OK ? status : library_failed(status, err, err_cap);
+}
+
+cutout_status remove_background_run(cutout_context *ctx, const cli_options *o,
+                                    const image_f32 *background, const image_f32 *const *images,
                                     int64_t count, const cutout_run_params *run,
                                     bool want_rgba, remove_background_result *results,
                                     char *err, size_t err_cap)
 {
     for (int64_t i = 0; i < count; i++)
-        results[i].rgba = results[i].mask = NULL;
+        memset(&results[i], 0, sizeof results[i]);
     const image_f32 *first = images[0];
     int64_t h = first->height, w = first->width, c = first->channels;
-    size_t image_bytes, batch_bytes, rgba_bytes, mask_bytes;
+    size_t image_bytes, batch_bytes;
     if (!size_mul4(h, w, c, sizeof(float), &image_bytes) ||
-        !size_mul(image_bytes, (size_t)count, &batch_bytes) ||
-        !size_mul4(h, w, 4, 1, &rgba_bytes) || !size_mul4(h, w, 1, 1, &mask_bytes))
+        !size_mul(image_bytes, (size_t)count, &batch_bytes))
         return fail(CUTOUT_ERR_OUT_OF_MEMORY, err, err_cap,
                     "image: %lld images of %lld x %lld do not fit in memory",
                     (long long)count, (long long)h, (long long)w);
@@ -94,51 +184,75 @@ cutout_status remove_background_run(cutout_context *ctx, const char *model,
             memcpy((char *)packed + (size_t)i * image_bytes, images[i]->pixels, image_bytes);
         data = packed;
     }
-
     int64_t shape[4] = {count, h, w, c};
-    DLTensor image;
-    memset(&image, 0, sizeof image);
-    image.data = data;
-    image.device.device_type = kDLCPU;
-    image.device.device_id = 0;
-    image.ndim = 4;
-    image.dtype.code = kDLFloat;
-    image.dtype.bits = 32;
-    image.dtype.lanes = 1;
-    image.shape = shape;
-    image.strides = NULL; /* compact row-major */
-    image.byte_offset = 0;
+    DLTensor image = cpu_tensor(data, 4, shape);
 
-    cutout_input inputs[3];
-    memset(inputs, 0, sizeof inputs);
-    inputs[0].name = "image";
-    inputs[0].kind = CUTOUT_VALUE_TENSOR;
-    inputs[0].tensor = &image;
-    inputs[1].name = "model";
-    inputs[1].kind = CUTOUT_VALUE_STRING;
-    inputs[1].s = model;
-    inputs[2].name = "batch_size";
-    inputs[2].kind = CUTOUT_VALUE_INT;
-    inputs[2].i = batch_size;
+    const bool advanced = options_want_advanced(o);
+    input_set in;
+    in.n = 0;
+    add_input(&in, "image", CUTOUT_VALUE_TENSOR)->tensor = &image;
+    add_string(&in, "model", o->model);
+    add_int(&in, "batch_size", o->batch_size);
+    add_string(&in, "precision", o->precision);
+    if (advanced) {
+        add_int(&in, "process_resolution", o->resolution);
+        add_string(&in, "fit", o->fit);
+        add_input(&in, "threshold", CUTOUT_VALUE_FLOAT)->f = o->threshold;
+        add_int(&in, "mask_blur", o->blur);
+        add_int(&in, "mask_grow", o->grow);
+        add_bool(&in, "invert_mask", o->invert);
+        add_string(&in, "foreground", o->fg_estimate ? "estimate" : "original");
+        add_string(&in, "edge_refinement", o->refine);
+        add_bool(&in, "crop_to_subject", o->crop);
+        add_int(&in, "crop_padding", o->crop_padding);
+    }
 
-    DLManagedTensor *outs[2] = {NULL, NULL};
+    DLManagedTensor *outs[4] = {NULL, NULL, NULL, NULL}; /* IMAGE, MASK, BOX, composite */
     cutout_status status =
-        cutout_node_run(ctx, "CutoutRemoveBackground", inputs, 3, run, outs, 2);
+        cutout_node_run(ctx, advanced ? "CutoutRemoveBackgroundAdvanced" : "CutoutRemoveBackground",
+                        in.items, in.n, run, outs, advanced ? 3 : 2);
     free(packed);
+    int64_t oh = 0, ow = 0;
     if (status != CUTOUT_OK) {
-        const char *msg = cutout_last_error();
-        fail(status, err, err_cap, "%s", msg[0] != '\0' ? msg : cutout_status_string(status));
+        library_failed(status, err, err_cap);
     } else {
-        int64_t rgba_shape[4] = {count, h, w, 4};
-        if (outs[0] == NULL || outs[1] == NULL || !output_is(&outs[0]->dl_tensor, 4, rgba_shape) ||
+        /* A crop makes the outputs smaller than the input; nothing else
+         * changes their size. */
+        const DLTensor *t = &outs[0]->dl_tensor;
+        oh = t->ndim == 4 ? t->shape[1] : 0;
+        ow = t->ndim == 4 ? t->shape[2] : 0;
+        int64_t rgba_shape[4] = {count, oh, ow, 4};
+        if (oh < 1 || ow < 1 || oh > h || ow > w || (!o->crop && (oh != h || ow != w)) ||
+            outs[1] == NULL || !output_is(t, 4, rgba_shape) ||
             !output_is(&outs[1]->dl_tensor, 3, rgba_shape))
             status = fail(CUTOUT_ERR_INTERNAL, err, err_cap,
                           "unexpected node outputs (expected CPU float32 IMAGE %lld x %lld x "
-                          "%lld x 4 and MASK %lld x %lld x %lld)",
+                          "%lld x 4 and MASK %lld x %lld x %lld, at most that size when "
+                          "cropped)",
                           (long long)count, (long long)h, (long long)w, (long long)count,
                           (long long)h, (long long)w);
     }
+    const bool over_background = o->bg_color != NULL || background != NULL;
+    const DLTensor *pixels = status == CUTOUT_OK ? &outs[0]->dl_tensor : NULL;
+    if (status == CUTOUT_OK && want_rgba && over_background) {
+        status = composite(ctx, o, background, &outs[0]->dl_tensor, run, &outs[3], err, err_cap);
+        int64_t rgb_shape[4] = {count, oh, ow, 3};
+        if (status == CUTOUT_OK && !output_is(&outs[3]->dl_tensor, 4, rgb_shape))
+            status = fail(CUTOUT_ERR_INTERNAL, err, err_cap,
+                          "unexpected composite output (expected CPU float32 %lld x %lld x "
+                          "%lld x 3)",
+                          (long long)count, (long long)oh, (long long)ow);
+        if (status == CUTOUT_OK) pixels = &outs[3]->dl_tensor;
+    }
+    const int channels = over_background ? 3 : 4;
+    size_t rgba_bytes = 0, mask_bytes = 0;
+    if (status == CUTOUT_OK &&
+        (!size_mul4(oh, ow, channels, 1, &rgba_bytes) || !size_mul4(oh, ow, 1, 1, &mask_bytes)))
+        status = fail(CUTOUT_ERR_OUT_OF_MEMORY, err, err_cap, "result too large");
     for (int64_t i = 0; status == CUTOUT_OK && i < count; i++) {
+        results[i].width = ow;
+        results[i].height = oh;
+        results[i].channels = channels;
         results[i].rgba = want_rgba ? malloc(rgba_bytes) : NULL;
         results[i].mask = malloc(mask_bytes);
         if ((want_rgba && results[i].rgba == NULL) || results[i].mask == NULL) {
@@ -147,14 +261,12 @@ cutout_status remove_background_run(cutout_context *ctx, const char *model,
             break;
         }
         if (want_rgba)
-            item_to_u8(&outs[0]->dl_tensor, i, results[i].rgba);
+            item_to_u8(pixels, i, results[i].rgba);
         item_to_u8(&outs[1]->dl_tensor, i, results[i].mask);
     }
     if (status != CUTOUT_OK)
         for (int64_t i = 0; i < count; i++)
             remove_background_result_free(&results[i]);
-    for (int k = 0; k < 2; k++)
-        if (outs[k] != NULL && outs[k]->deleter != NULL)
-            outs[k]->deleter(outs[k]);
+    release_all(outs, 4);
     return status;
 }

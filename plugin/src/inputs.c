@@ -23,7 +23,8 @@ static cutout_value_kind kind_for(spec_type type)
 {
     switch (type) {
     case SPEC_IMAGE:
-    case SPEC_MASK: return CUTOUT_VALUE_TENSOR;
+    case SPEC_MASK:
+    case SPEC_BOX: return CUTOUT_VALUE_TENSOR; /* BOX is output-only (spec.c) */
     case SPEC_INT: return CUTOUT_VALUE_INT;
     case SPEC_FLOAT: return CUTOUT_VALUE_FLOAT;
     case SPEC_BOOLEAN: return CUTOUT_VALUE_BOOL;
@@ -54,6 +55,7 @@ static cutout_status check_value(const spec_input *spec, const cutout_input *in)
     switch (spec->type) {
     case SPEC_IMAGE:
     case SPEC_MASK:
+    case SPEC_BOX:
         if (in->tensor == NULL)
             return cutout_error_set(CUTOUT_ERR_INVALID_INPUT, "%s: tensor is NULL", name);
         return CUTOUT_OK;

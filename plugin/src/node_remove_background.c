@@ -242,3 +242,20 @@ cutout_status node_remove_background_run(cutout_context *ctx, const bound_inputs
     outputs[1] = out_mask;
     return CUTOUT_OK;
 }
+
+/* The checks above, shared with the other nodes (declared in nodes.h). */
+cutout_status node_check_devices(const cutout_context *ctx, const DLTensor *image,
+                                 const DLTensor *mask)
+{
+    return check_devices(ctx, image, mask);
+}
+
+cutout_status node_check_finite(const char *name, const DLTensor *t, int64_t batch)
+{
+    return check_finite(name, t, batch);
+}
+
+cutout_status node_check_host_memory(const image_shape *is, int64_t batch_pixels)
+{
+    return check_host_memory(is, batch_pixels);
+}

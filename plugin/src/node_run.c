@@ -8,9 +8,15 @@
 
 static const spec_type image_and_mask[] = {SPEC_IMAGE, SPEC_MASK};
 
+static const spec_type image_mask_box[] = {SPEC_IMAGE, SPEC_MASK, SPEC_BOX};
+static const spec_type image_only[] = {SPEC_IMAGE};
+
 static const node_impl implementations[] = {
     {"CutoutRemoveBackground", node_remove_background_run, node_remove_background_needs,
      image_and_mask, 2},
+    {"CutoutRemoveBackgroundAdvanced", node_remove_background_advanced_run,
+     node_remove_background_advanced_needs, image_mask_box, 3},
+    {"CutoutCompositeBackground", node_composite_run, node_composite_needs, image_only, 1},
 };
 
 const node_impl *nodes_find(const char *id)

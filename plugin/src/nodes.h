@@ -10,6 +10,7 @@
 
 #include "context.h"
 #include "inputs.h"
+#include "tensor_check.h"
 
 typedef struct node_needs {
     const char *name;
@@ -41,5 +42,26 @@ cutout_status node_remove_background_run(cutout_context *ctx, const bound_inputs
                                          const cutout_run_params *run,
                                          DLManagedTensor **outputs);
 extern const node_needs node_remove_background_needs[];
+
+cutout_status node_remove_background_advanced_run(cutout_context *ctx, const bound_inputs *in,
+                                                  const cutout_run_params *run,
+                                                  DLManagedTensor **outputs);
+extern const node_needs node_remove_background_advanced_needs[];
+
+cutout_status node_composite_run(cutout_context *ctx, const bound_inputs *in,
+                                 const cutout_run_params *run, DLManagedTensor **outputs);
+extern const node_needs node_composite_needs[];
+
+/* Checks shared by the node implementations (node_remove_background.c).
+ * Each returns CUTOUT_OK or sets the error and returns its status.
+ * node_check_devices: the image is on the context's device and the mask
+ *   (may be NULL) beside it. Errors: DEVICE.
+ * node_check_finite: no NaN/Inf in items 0..batch-1. Errors: INVALID_INPUT.
+ * node_check_host_memory: 20 bytes a pixel of outputs fit in the memory
+ *   available. Errors: OUT_OF_MEMORY. */
+cutout_status node_check_devices(const cutout_context *ctx, const DLTensor *image,
+                                 const DLTensor *mask);
+cutout_status node_check_finite(const char *name, const DLTensor *t, int64_t batch);
+cutout_status node_check_host_memory(const image_shape *is, int64_t batch_pixels);
 
 #endif /* CUTOUT_NODES_H */

@@ -16,7 +16,7 @@ static const struct {
 } type_names[] = {
     {"IMAGE", SPEC_IMAGE},     {"MASK", SPEC_MASK},       {"INT", SPEC_INT},
     {"FLOAT", SPEC_FLOAT},     {"BOOLEAN", SPEC_BOOLEAN}, {"COMBO", SPEC_COMBO},
-    {"STRING", SPEC_STRING},
+    {"STRING", SPEC_STRING},   {"BOX", SPEC_BOX},
 };
 
 const char *spec_type_name(spec_type type)
@@ -82,7 +82,7 @@ static cutout_status get_type(const cJSON *obj, const char *where, spec_type *ou
         }
     }
     return BAD("nodes.json: %s.type: unknown type \"%s\" (expected IMAGE, MASK, INT, FLOAT, "
-               "BOOLEAN, COMBO or STRING)",
+               "BOOLEAN, COMBO, STRING or BOX)",
                where, item->valuestring);
 }
 
@@ -222,6 +222,8 @@ static cutout_status parse_input(const cJSON *obj, const char *where, spec_input
     in->required = cJSON_IsTrue(required);
     const cJSON *def = cJSON_GetObjectItemCaseSensitive(obj, "default");
     switch (in->type) {
+    case SPEC_BOX:
+        return BAD("nodes.json: %s.type: BOX is an output type, not an input type", where);
     case SPEC_IMAGE:
     case SPEC_MASK:
         if (def) return BAD("nodes.json: %s.default: a %s input cannot have a default", where,
@@ -304,8 +306,9 @@ static cutout_status parse_node(const cJSON *obj, const char *where, spec_node *
             return BAD("nodes.json: %s: expected an object, got %s", path, json_kind(out));
         if ((st = get_string(out, "name", path, &node->outputs[i].name)) != CUTOUT_OK) return st;
         if ((st = get_type(out, path, &node->outputs[i].type)) != CUTOUT_OK) return st;
-        if (node->outputs[i].type != SPEC_IMAGE && node->outputs[i].type != SPEC_MASK)
-            return BAD("nodes.json: %s.type: outputs must be IMAGE or MASK, got %s", path,
+        if (node->outputs[i].type != SPEC_IMAGE && node->outputs[i].type != SPEC_MASK &&
+            node->outputs[i].type != SPEC_BOX)
+            return BAD("nodes.json: %s.type: outputs must be IMAGE, MASK or BOX, got %s", path,
                        spec_type_name(node->outputs[i].type));
     }
     return CUTOUT_OK;
@@ -315,10 +318,13 @@ cutout_status spec_parse(const char *json, spec_doc *out)
 {
     memset(out, 0, sizeof *out);
     if (json == NULL) return BAD("nodes.json: no text given");
-    cJSON *root = cJSON_Parse(json);
+    /* The error position comes back through `end`: cJSON_GetErrorPtr()
+     * reads a process-wide variable that another thread's parse may have
+     * overwritten in the meantime. */
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithOpts(json, &end, 0);
     if (root == NULL) {
-        const char *at = cJSON_GetErrorPtr();
-        long offset = (at && at >= json) ? (long)(at - json) : -1;
+        long offset = (end && end >= json) ? (long)(end - json) : -1;
         return BAD("nodes.json: not valid JSON (parse error near byte %ld)", offset);
     }
     cutout_status st = CUTOUT_OK;

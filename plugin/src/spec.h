@@ -25,7 +25,8 @@ typedef enum spec_type {
     SPEC_FLOAT,
     SPEC_BOOLEAN,
     SPEC_COMBO,
-    SPEC_STRING
+    SPEC_STRING,
+    SPEC_BOX /* outputs only: int64 B x 4 tensor on the CPU, [x, y, w, h] per item */
 } spec_type;
 
 typedef struct spec_input {

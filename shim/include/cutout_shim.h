@@ -150,6 +150,121 @@ cutout_shim_status cutout_shim_compose_item(const DLTensor *image,
                                             DLTensor *out_image,
                                             char *err, size_t err_cap);
 
+/* ------------------------------------------------------------------------
+ * Edges: processing resolution, matte refinement, foreground colour,
+ * output layouts, cropping and compositing (CutoutRemoveBackgroundAdvanced,
+ * CutoutCompositeBackground). All pixel work runs as libtorch ops on the
+ * tensors' own device; nothing is rounded to 8 bits.
+ * ------------------------------------------------------------------------ */
+
+/* How the image is fed to the model. */
+#define CUTOUT_SHIM_FIT_STRETCH 0   /* resize to the processing size, ignoring aspect */
+#define CUTOUT_SHIM_FIT_LETTERBOX 1 /* keep the aspect ratio, pad, crop the matte back */
+
+typedef struct cutout_shim_predict_params {
+    size_t struct_size;     /* sizeof(cutout_shim_predict_params) */
+    int64_t process_height; /* model input size; 0 = the model's native size */
+    int64_t process_width;
+    int32_t fit;            /* CUTOUT_SHIM_FIT_* */
+} cutout_shim_predict_params;
+
+/* As cutout_shim_predict_alpha, at the processing size and fit of `params`
+ * (NULL = native size, stretch: exactly cutout_shim_predict_alpha).
+ * Letterbox pads with the model's mean colour (0 after normalisation).
+ * Errors: as cutout_shim_predict_alpha, plus INVALID_ARGUMENT (a size
+ * outside 16..8192 or an unknown fit). */
+cutout_shim_status cutout_shim_predict_alpha_ex(cutout_shim_model *model,
+                                                const DLTensor *image,
+                                                int64_t first, int64_t count,
+                                                const cutout_shim_predict_params *params,
+                                                DLTensor *alpha_out,
+                                                cutout_shim_abort_fn abort,
+                                                void *abort_user,
+                                                char *err, size_t err_cap);
+
+#define CUTOUT_SHIM_FOREGROUND_ORIGINAL 0 /* RGB = the input's RGB */
+#define CUTOUT_SHIM_FOREGROUND_ESTIMATE 1 /* RGB of 0 < alpha < 1 = estimated foreground */
+
+#define CUTOUT_SHIM_REFINE_NONE 0
+#define CUTOUT_SHIM_REFINE_GUIDED 1 /* guided filter, the image's colour as guide */
+
+#define CUTOUT_SHIM_OUTPUT_RGBA 0          /* B x H x W x 4, straight alpha */
+#define CUTOUT_SHIM_OUTPUT_RGB 1           /* B x H x W x 3 (straight RGB), alpha in the MASK */
+#define CUTOUT_SHIM_OUTPUT_PREMULTIPLIED 2 /* B x H x W x 4, RGB x alpha */
+
+typedef struct cutout_shim_finish_params {
+    size_t struct_size;     /* sizeof(cutout_shim_finish_params) */
+    int32_t edge_refinement;/* CUTOUT_SHIM_REFINE_* */
+    float threshold;        /* 0 = soft; > 0: alpha >= threshold -> 1, else 0 */
+    int32_t grow;           /* px, -64..64: dilate (> 0) or erode (< 0), square element */
+    float blur;             /* Gaussian radius in px (sigma = radius / 2); 0 = none */
+    bool invert;            /* alpha -> 1 - alpha (keep the background instead) */
+    int32_t foreground;     /* CUTOUT_SHIM_FOREGROUND_* */
+    int32_t output;         /* CUTOUT_SHIM_OUTPUT_* */
+    bool mask_transparent_is_one; /* MASK = 1 - alpha (LoadImage convention) */
+} cutout_shim_finish_params;
+
+/* Finishes item `item` of an advanced run. On entry alpha_inout[item] holds
+ * the predicted matte; the steps are, in this order:
+ *   alpha  = clamp(alpha, 0, 1) x input alpha (C = 4) x resized guide
+ *            (exactly as cutout_shim_compose_item)
+ *   guided filter (edge_refinement), threshold, grow/shrink, blur, invert
+ *   RGB    = input RGB, or the estimated foreground where 0 < alpha < 1
+ *   out_image[item] = RGB + alpha, RGB only, or RGB x alpha + alpha
+ *   alpha_inout[item] = alpha, or 1 - alpha (mask_transparent_is_one)
+ * out_image is B x H x W x 4 (x 3 for OUTPUT_RGB) float32 compact on the
+ * image's device. Errors: INVALID_ARGUMENT (params), INVALID_INPUT, DEVICE,
+ * OUT_OF_MEMORY. */
+cutout_shim_status cutout_shim_finish_item(const DLTensor *image, const DLTensor *guide,
+                                           int64_t item, int64_t guide_item,
+                                           const cutout_shim_finish_params *params,
+                                           DLTensor *alpha_inout, DLTensor *out_image,
+                                           char *err, size_t err_cap);
+
+/* The union bounding box [x, y, w, h] of all pixels of `alpha` (B x H x W
+ * float32, any device) whose alpha exceeds 1/255 (whose value is below
+ * 254/255 when transparent_is_one), over all items. box = {0, 0, 0, 0}
+ * when no pixel qualifies. Errors: INVALID_INPUT, INVALID_ARGUMENT. */
+cutout_shim_status cutout_shim_subject_box(const DLTensor *alpha, bool transparent_is_one,
+                                           int64_t box[4], char *err, size_t err_cap);
+
+/* Copies the window [x, x + w) x [y, y + h) of dims 1 and 2 of `src`
+ * (B x H x W or B x H x W x C float32) into a new compact float32 tensor
+ * on src's device, owned by the caller (call (*out)->deleter(*out) once).
+ * Errors: INVALID_ARGUMENT (window outside src), INVALID_INPUT,
+ * OUT_OF_MEMORY. */
+cutout_shim_status cutout_shim_crop(const DLTensor *src, int64_t x, int64_t y, int64_t w,
+                                    int64_t h, DLManagedTensor **out, char *err,
+                                    size_t err_cap);
+
+#define CUTOUT_SHIM_BACKGROUND_COLOR 0    /* color_top everywhere */
+#define CUTOUT_SHIM_BACKGROUND_GRADIENT 1 /* color_top at the top row .. color_bottom at the bottom */
+#define CUTOUT_SHIM_BACKGROUND_IMAGE 2    /* `background` resized to cover, centred */
+
+typedef struct cutout_shim_background {
+    size_t struct_size; /* sizeof(cutout_shim_background) */
+    int32_t kind;       /* CUTOUT_SHIM_BACKGROUND_* */
+    float color_top[3]; /* RGB 0..1 */
+    float color_bottom[3];
+} cutout_shim_background;
+
+/* out_rgb[item] = rgb x alpha + background x (1 - alpha), where rgb and
+ * alpha come from image[item] (C = 4), or rgb from image[item] (C = 3 or 4)
+ * and alpha from mask[mask_item] (B x H' x W' or H' x W', resized
+ * bilinearly when its size differs; mask_transparent_is_one flips it),
+ * when mask != NULL. The background is bg->kind; for IMAGE it is
+ * background[background_item] (B x H' x W' x C, C = 3 or 4, RGB used).
+ * out_rgb is B x H x W x 3 float32 compact on the image's device.
+ * Errors: INVALID_ARGUMENT, INVALID_INPUT (e.g. C = 3 and no mask), DEVICE,
+ * OUT_OF_MEMORY. */
+cutout_shim_status cutout_shim_composite_item(const DLTensor *image, const DLTensor *mask,
+                                              int64_t item, int64_t mask_item,
+                                              bool mask_transparent_is_one,
+                                              const cutout_shim_background *bg,
+                                              const DLTensor *background,
+                                              int64_t background_item, DLTensor *out_rgb,
+                                              char *err, size_t err_cap);
+
 #ifdef __cplusplus
 }
 #endif

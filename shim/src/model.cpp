@@ -23,6 +23,11 @@
 #include <memory>
 #include <sys/stat.h>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
+#include "cpu_allocator.hpp"
 #include "guard.hpp"
 #include "tensor_bridge.hpp"
 
@@ -186,42 +191,103 @@ at::ScalarType weights_dtype(const torch::jit::Module &module) {
     return at::kFloat;
 }
 
-// Freezing inlines the weights and attributes into the graph as constants;
-// on the CPU, optimize_for_inference then rewrites the frozen graph (fused
-// and pre-packed convolutions). Measured on ISNet 1024 x 1024 with 2
-// threads: forward 1.85 s (eval only) -> 1.85 s (frozen) -> 1.62 s (frozen
-// and optimised), identical outputs, about 0.35 s more at load. Both are
-// optimisations only: a model they cannot handle keeps running as loaded.
-void prepare_for_inference(cutout_shim_model &model) {
+// True when this CPU computes bf16 natively: AMX-BF16 (CPUID.(EAX=7,
+// ECX=0):EDX bit 22) or AVX512-BF16. Both need AVX-512 state saved by the
+// OS, which __builtin_cpu_supports("avx512f") checks.
+bool cpu_has_native_bf16() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx512f")) return false;
+    if (__builtin_cpu_supports("avx512bf16")) return true;
+    unsigned int eax = 0, ebx = 0, ecx = 0, edx = 0;
+    if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) && (edx & (1u << 22)) != 0) return true;
+#endif
+    return false;
+}
+
+at::ScalarType precision_dtype(const std::string &p) {
+    if (p == "bf16") return at::kBFloat16;
+    if (p == "fp16") return at::kHalf;
+    return at::kFloat;
+}
+
+// Makes forward() cast its image input to `dtype` as its first step, so a
+// model whose code checks for (or builds on) a float32 input runs in a lower
+// precision: every use of the input except dtype queries reads the cast.
+// The cast keeps the input's memory format (channels_last stays so).
+// Returns false, changing nothing, when forward does not take one input.
+bool cast_input_in_graph(torch::jit::Module &module, at::ScalarType dtype) {
+    std::shared_ptr<torch::jit::Graph> graph = module.get_method("forward").graph();
+    if (graph->inputs().size() != 2) return false;  // self, image
+    torch::jit::Value *image = graph->inputs()[1];
+    torch::jit::Node *first = *graph->nodes().begin();
+    torch::jit::WithInsertPoint insert_before(first);
+    torch::jit::Value *to_dtype = graph->insertConstant(static_cast<int64_t>(dtype));
+    torch::jit::Value *no = graph->insertConstant(false);
+    torch::jit::Value *keep_format = graph->insertConstant(c10::IValue());
+    torch::jit::Node *cast = graph->create(c10::Symbol::fromQualString("aten::to"),
+                                           {image, to_dtype, no, no, keep_format});
+    cast->output()->setType(image->type());
+    graph->insertNode(cast);
+    std::vector<torch::jit::Use> uses = image->uses();
+    for (const torch::jit::Use &use : uses) {
+        if (use.user == cast || use.user->kind() == c10::prim::dtype) continue;
+        use.user->replaceInput(use.offset, cast->output());
+    }
+    return true;
+}
+
+// Prepares the module once, at load, for speed in `precision`:
+//  - lower precision: the float parameters and buffers are converted to it
+//    and the input is cast inside forward (see cast_input_in_graph);
+//  - freezing inlines the weights and attributes into the graph as
+//    constants and folds batch norms into convolutions;
+//  - inputs are fed channels_last (predict_alpha), so oneDNN runs the
+//    convolutions without layout conversions; frozen convolution weights
+//    are converted to its blocked format once and cached by oneDNN.
+// optimize_for_inference is not used: on ISNet it left hundreds of layout
+// conversions in the graph and lost to channels_last input (see
+// benchmarks/RESULTS.md). Freezing is an optimisation only: a model it
+// cannot handle keeps running as loaded. A precision conversion that fails
+// is a MODEL_INVALID error.
+void prepare_for_inference(cutout_shim_model &model, const std::string &precision) {
+    at::ScalarType dtype = precision_dtype(precision);
+    if (dtype != at::kFloat) {
+        translate_errors(CUTOUT_SHIM_ERR_MODEL_INVALID,
+                         "model " + in_quotes(model.path) + ": cannot be converted to " +
+                             precision + ": ",
+                         [&] {
+                             model.module.to(dtype);
+                             if (!cast_input_in_graph(model.module, dtype))
+                                 fail(CUTOUT_SHIM_ERR_MODEL_INVALID,
+                                      "forward does not take exactly one input");
+                             return 0;
+                         });
+    }
     try {
         model.module = torch::jit::freeze(model.module);
     } catch (const std::bad_alloc &) {
         throw;
     } catch (const std::exception &) {
-        return;
     }
-    if (!model.device.is_cpu()) return;
-    try {
-        // On a copy: the pass rewrites graphs in place and may stop half-way.
-        torch::jit::Module copy = model.module.clone();
-        model.module = torch::jit::optimize_for_inference(copy);
-    } catch (const std::bad_alloc &) {
-        throw;
-    } catch (const std::exception &) {
-    }
+    model.channels_last = true;
 }
 
-// "auto" resolves to what the device computes best; fp32 is the only
-// precision this build prepares so far, the others are refused clearly.
+// "auto" resolves to what the device computes best: bf16 on a CPU with
+// AMX-BF16 or AVX512-BF16, fp16 on CUDA, fp32 elsewhere. fp16 on the CPU is
+// refused: libtorch's CPU convolutions have no fp16 kernels.
 std::string resolve_precision(const char *precision, const c10::Device &dev) {
     std::string p = precision == nullptr ? "fp32" : precision;
     if (p != "auto" && p != "fp32" && p != "bf16" && p != "fp16")
         fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT,
              "precision: expected auto, fp32, bf16 or fp16, got " + in_quotes(p));
-    if (p == "auto") return "fp32";
-    if (p != "fp32")
-        fail(CUTOUT_SHIM_ERR_DEVICE, "precision: " + p + " is not supported on " +
-                                         device_string(dev) + " by this build (expected fp32)");
+    if (p == "auto") {
+        if (dev.is_cuda()) return "fp16";
+        return cpu_has_native_bf16() ? "bf16" : "fp32";
+    }
+    if (p == "fp16" && dev.is_cpu())
+        fail(CUTOUT_SHIM_ERR_DEVICE,
+             "precision: fp16 is not supported on cpu (expected fp32 or bf16 there; fp16 needs cuda)");
     return p;
 }
 
@@ -250,6 +316,7 @@ extern "C" cutout_shim_status cutout_shim_model_load_precision(const char *path,
             fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT, "path: is NULL or empty");
         c10::Device dev = parse_device(device);
         require_device_available(dev, "device");
+        if (dev.is_cpu()) install_cpu_allocator();
         const std::string chosen = resolve_precision(precision, dev);
         std::string file(path);
         require_readable_file(file);
@@ -269,7 +336,7 @@ extern "C" cutout_shim_status cutout_shim_model_load_precision(const char *path,
 
         model->module.eval();
         model->input_dtype = weights_dtype(model->module);
-        prepare_for_inference(*model);
+        prepare_for_inference(*model, chosen);
         std::snprintf(model->info.precision, sizeof model->info.precision, "%s", chosen.c_str());
 
         at::TensorOptions f32 = at::TensorOptions().dtype(at::kFloat).device(dev);

@@ -1,6 +1,7 @@
 // model.hpp - what a loaded cutout_shim_model holds (shim-internal).
 #pragma once
 
+#include <torch/csrc/jit/ir/ir.h>
 #include <torch/script.h>
 
 #include <string>
@@ -8,14 +9,18 @@
 #include "cutout_shim.h"
 
 struct cutout_shim_model {
-    // The TorchScript module, in eval mode, frozen when freezing worked.
+    // The TorchScript module, in eval mode, converted to the precision in
+    // info.precision, frozen when freezing worked.
     // Its forward() may run on several threads at once: the module is only
     // read after loading.
     torch::jit::Module module;
     // Where the weights live and where inputs must be.
     c10::Device device{c10::DeviceType::CPU};
-    // The dtype of the model's floating-point weights; inputs are cast to it.
+    // The dtype forward() takes: that of the model's floating-point weights
+    // as stored (a lower precision chosen at load is cast to inside forward).
     at::ScalarType input_dtype = at::kFloat;
+    // Whether inputs are fed in channels_last memory format.
+    bool channels_last = false;
     // mean and std of the metadata as 1 x 3 x 1 x 1 float32 tensors on device.
     at::Tensor mean;
     at::Tensor std;

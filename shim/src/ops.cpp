@@ -9,8 +9,10 @@
 #include <atomic>
 #include <string>
 
+#include "cpu_allocator.hpp"
 #include "guard.hpp"
 #include "model.hpp"
+#include "process_window.hpp"
 #include "tensor_bridge.hpp"
 
 namespace cutout_shim {
@@ -215,10 +217,20 @@ extern "C" cutout_shim_status cutout_shim_predict_alpha(cutout_shim_model *model
                                                         cutout_shim_abort_fn abort,
                                                         void *abort_user, char *err,
                                                         size_t err_cap) {
+    return cutout_shim_predict_alpha_ex(model, image, first, count, nullptr, alpha_out, abort,
+                                        abort_user, err, err_cap);
+}
+
+extern "C" cutout_shim_status cutout_shim_predict_alpha_ex(
+    cutout_shim_model *model, const DLTensor *image, int64_t first, int64_t count,
+    const cutout_shim_predict_params *params, DLTensor *alpha_out, cutout_shim_abort_fn abort,
+    void *abort_user, char *err, size_t err_cap) {
     return guarded("predict_alpha", err, err_cap, [&]() -> cutout_shim_status {
         if (model == nullptr) fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT, "model: is NULL");
+        const process_window window = process_window_of(params, model->info);
         apply_thread_count_to_this_thread();
         c10::InferenceMode inference;
+        cpu_cache_scope reuse_cpu_buffers;  // see cpu_allocator.hpp
         require_on_device(image, model->device, "image", "the model runs on");
         at::Tensor img = image_view(image);
         at::Tensor out = output_view(alpha_out, "alpha_out", img, 0);
@@ -228,9 +240,13 @@ extern "C" cutout_shim_status cutout_shim_predict_alpha(cutout_shim_model *model
         poll_abort(abort, abort_user, "before pre-processing");
         at::Tensor rgb = img.narrow(0, first, count).narrow(3, 0, 3).permute({0, 3, 1, 2});
         at::Tensor x = to_float01(rgb).clamp(0.0, 1.0);
-        x = resize_bilinear(x, model->info.input_height, model->info.input_width);
+        x = resize_bilinear(x, window.inner_height(height, width),
+                            window.inner_width(height, width));
         x = x.sub(model->mean).div_(model->std);
-        x = x.to(model->input_dtype).contiguous();
+        x = window.pad(x);
+        x = x.to(model->input_dtype)
+                .contiguous(model->channels_last ? at::MemoryFormat::ChannelsLast
+                                                 : at::MemoryFormat::Contiguous);
 
         poll_abort(abort, abort_user, "before the forward pass");
         c10::IValue result = translate_errors(CUTOUT_SHIM_ERR_INFERENCE, "model forward: ", [&] {
@@ -239,7 +255,7 @@ extern "C" cutout_shim_status cutout_shim_predict_alpha(cutout_shim_model *model
         poll_abort(abort, abort_user, "after the forward pass");
 
         at::Tensor y = checked_output(result, count, model->device).to(at::kFloat);
-        y = resize_bilinear(y, height, width).clamp_(0.0, 1.0);
+        y = resize_bilinear(window.unpad(y, height, width), height, width).clamp_(0.0, 1.0);
         out.narrow(0, first, count).copy_(y.select(1, 0));
         return CUTOUT_SHIM_OK;
     });

@@ -129,7 +129,7 @@ static void test_broken_specs(void)
 
     root = embedded();
     cJSON_AddItemToArray(cJSON_GetObjectItem(root, "nodes"), cJSON_Duplicate(node0(root), 1));
-    EXPECT_SPEC_ERROR(root, "nodes[1].id: duplicate node id");
+    EXPECT_SPEC_ERROR(root, "].id: duplicate node id \"CutoutRemoveBackground\"");
 
     root = embedded();
     cJSON_ReplaceItemInObject(node0(root), "id", cJSON_CreateString("CutoutSomethingElse"));

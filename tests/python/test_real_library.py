@@ -33,13 +33,17 @@ def test_library_matches_the_running_torch(real_package, real_library_path):
 def test_photos_through_the_tiny_model(real_package):
     image = harness.photo_batch(4, size=(150, 100))
     before = image.clone()
-    out_image, out_mask = harness.run_node(real_package, image=image, model="tiny", batch_size=3)
+    # fp32 is compared with torch's fp32 reference; "auto" may run in bf16.
+    out_image, out_mask = harness.run_node(real_package, image=image, model="tiny", batch_size=3,
+                                           precision="fp32")
     assert out_image.shape == (4, 100, 150, 4) and out_mask.shape == (4, 100, 150)
     assert torch.equal(out_image[..., :3], image)
     assert torch.equal(out_image[..., 3], out_mask)
     assert torch.allclose(out_mask, expected_alpha(image), atol=1e-4)
     assert torch.equal(image, before)
     assert comfy.utils.progress_log == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    _, auto_mask = harness.run_node(real_package, image=image, model="tiny", batch_size=3)
+    assert (auto_mask - expected_alpha(image)).abs().mean() < 1e-3
 
 
 def test_half_precision_strided_input_and_two_dimensional_mask(real_package):
@@ -48,7 +52,7 @@ def test_half_precision_strided_input_and_two_dimensional_mask(real_package):
     guide = torch.zeros(120, 160)
     guide[20:100, 30:130] = 1.0
     out_image, out_mask = harness.run_node(real_package, image=image, model="tiny", batch_size=2,
-                                           mask=guide)
+                                           mask=guide, precision="fp32")
     assert out_image.dtype == torch.float16 and out_mask.dtype == torch.float16
     assert torch.equal(out_image[..., :3], image)
     expected = expected_alpha(image.float()) * guide

@@ -1522,6 +1522,9 @@ static int case_threads(void) {
 
 /* ------------------------------------------------------------------------ */
 
+static int case_precision(void);
+static int case_bf16_close(void);
+
 static const struct {
     const char *name;
     int (*run)(void);
@@ -1543,6 +1546,8 @@ static const struct {
     {"count_nonfinite", case_count_nonfinite},
     {"messages", case_messages},
     {"threads", case_threads},
+    {"precision", case_precision},
+    {"bf16_close", case_bf16_close},
 };
 
 int main(int argc, char **argv) {
@@ -1565,4 +1570,102 @@ int main(int argc, char **argv) {
     }
     fprintf(stderr, "unknown case %s\n", argv[1]);
     return 2;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Precision: resolution, refusal, and bf16 staying close to fp32. */
+
+/* Whether /proc/cpuinfo lists amx_bf16 or avx512_bf16 (what "auto" on the
+ * CPU must pick bf16 for), read independently of the shim's cpuid check. */
+static bool cpuinfo_has_bf16(void) {
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[8192];
+    bool found = false;
+    while (f != NULL && !found && fgets(line, sizeof line, f) != NULL)
+        if (strncmp(line, "flags", 5) == 0)
+            found = strstr(line, " amx_bf16") != NULL || strstr(line, " avx512_bf16") != NULL;
+    if (f != NULL) fclose(f);
+    return found;
+}
+
+static int case_precision(void) {
+    char err[512];
+    cutout_shim_model_info info;
+    cutout_shim_model *model = NULL;
+    const char *path = model_path("tiny_valid.pt");
+
+    CHECK_STATUS(cutout_shim_model_load_precision(path, "cpu", NULL, &model, &info, err, sizeof err),
+                 CUTOUT_SHIM_OK, err, NULL);
+    CHECK(strcmp(info.precision, "fp32") == 0, "NULL precision: got %s", info.precision);
+    cutout_shim_model_free(model);
+
+    CHECK_STATUS(cutout_shim_model_load_precision(path, "cpu", "bf16", &model, &info, err, sizeof err),
+                 CUTOUT_SHIM_OK, err, NULL);
+    CHECK(strcmp(info.precision, "bf16") == 0, "bf16: got %s", info.precision);
+    cutout_shim_model_free(model);
+
+    CHECK_STATUS(cutout_shim_model_load_precision(path, "cpu", "auto", &model, &info, err, sizeof err),
+                 CUTOUT_SHIM_OK, err, NULL);
+    const char *expected = cpuinfo_has_bf16() ? "bf16" : "fp32";
+    CHECK(strcmp(info.precision, expected) == 0, "auto on this cpu: expected %s, got %s", expected,
+          info.precision);
+    cutout_shim_model_free(model);
+
+    model = NULL;
+    CHECK_STATUS(cutout_shim_model_load_precision(path, "cpu", "fp16", &model, &info, err, sizeof err),
+                 CUTOUT_SHIM_ERR_DEVICE, err, "precision: fp16 is not supported on cpu");
+    CHECK(model == NULL, "fp16 refused but a model came back");
+    CHECK_STATUS(cutout_shim_model_load_precision(path, "cpu", "int8", &model, &info, err, sizeof err),
+                 CUTOUT_SHIM_ERR_INVALID_ARGUMENT, err,
+                 "precision: expected auto, fp32, bf16 or fp16, got 'int8'");
+    CHECK(model == NULL, "int8 refused but a model came back");
+    return 0;
+}
+
+/* The photo through the tiny model in bf16: close to fp32 (mean and max
+ * difference) and to the Python float32 reference, yet not bit-identical
+ * (so the forward pass really ran in bf16). */
+static int case_bf16_close(void) {
+    char err[512];
+    photo p = load_photo();
+    cutout_shim_model *m32 = NULL, *m16 = NULL;
+    const char *path = model_path("tiny_valid.pt");
+    CHECK_STATUS(cutout_shim_model_load_precision(path, "cpu", "fp32", &m32, NULL, err, sizeof err),
+                 CUTOUT_SHIM_OK, err, NULL);
+    CHECK_STATUS(cutout_shim_model_load_precision(path, "cpu", "bf16", &m16, NULL, err, sizeof err),
+                 CUTOUT_SHIM_OK, err, NULL);
+    test_tensor image = photo_batch_u8(&p, 1);
+    int64_t ashape[3] = {1, p.height, p.width};
+    test_tensor a32 = tt_compact(F32, 3, ashape), a16 = tt_compact(F32, 3, ashape);
+    fill_f32(&a32, SENTINEL);
+    fill_f32(&a16, SENTINEL);
+    /* Twice each: the second call runs on reused (cached) buffers. */
+    for (int round = 0; round < 2; ++round) {
+        CHECK_STATUS(cutout_shim_predict_alpha(m32, &image.t, 0, 1, &a32.t, NULL, NULL, err, sizeof err),
+                     CUTOUT_SHIM_OK, err, NULL);
+        CHECK_STATUS(cutout_shim_predict_alpha(m16, &image.t, 0, 1, &a16.t, NULL, NULL, err, sizeof err),
+                     CUTOUT_SHIM_OK, err, NULL);
+    }
+    double sum = 0, worst = 0;
+    int64_t n = p.height * p.width;
+    for (int64_t y = 0; y < p.height; ++y)
+        for (int64_t x = 0; x < p.width; ++x) {
+            double d = fabs((double)*f32_at3(&a16, 0, y, x) - *f32_at3(&a32, 0, y, x));
+            sum += d;
+            if (!(d <= worst)) worst = d;
+        }
+    double to_reference = max_diff(&a16, 0, p.expected_alpha);
+    fprintf(stderr, "  bf16 vs fp32: mean %.3g, max %.3g; bf16 vs reference max %.3g\n",
+            sum / (double)n, worst, to_reference);
+    CHECK(sum / (double)n <= 2e-3, "bf16 mean difference from fp32 %g > 2e-3", sum / (double)n);
+    CHECK(worst <= 2e-2, "bf16 max difference from fp32 %g > 2e-2", worst);
+    CHECK(to_reference <= 2e-2, "bf16 max difference from the reference %g > 2e-2", to_reference);
+    CHECK(worst > 0, "bf16 result is identical to fp32: the forward pass did not run in bf16");
+    tt_free(&image);
+    tt_free(&a32);
+    tt_free(&a16);
+    cutout_shim_model_free(m32);
+    cutout_shim_model_free(m16);
+    free_photo(&p);
+    return 0;
 }
