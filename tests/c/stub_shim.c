@@ -195,16 +195,21 @@ static float read_at(const DLTensor *t, const int64_t *index)
 {
     int64_t offset = 0;
     for (int d = 0; d < t->ndim; d++) offset += index[d] * stride_of(t, d);
-    const char *base = (const char *)t->data + t->byte_offset;
-    if (t->dtype.code == kDLUInt) return (float)((const uint8_t *)base)[offset] / 255.0f;
-    if (t->dtype.code == kDLBfloat) {
-        uint32_t bits = (uint32_t)((const uint16_t *)base)[offset] << 16;
+    /* Inputs may be unaligned: every load goes through memcpy. */
+    const char *at = (const char *)t->data + t->byte_offset + offset * (t->dtype.bits / 8);
+    if (t->dtype.code == kDLUInt) return (float)*(const uint8_t *)at / 255.0f;
+    if (t->dtype.bits == 16) {
+        uint16_t half;
+        memcpy(&half, at, sizeof half);
+        if (t->dtype.code == kDLFloat) return half_to_float(half);
+        uint32_t bits = (uint32_t)half << 16; /* bfloat16 */
         float v;
         memcpy(&v, &bits, sizeof v);
         return v;
     }
-    if (t->dtype.bits == 16) return half_to_float(((const uint16_t *)base)[offset]);
-    return ((const float *)base)[offset];
+    float v;
+    memcpy(&v, at, sizeof v);
+    return v;
 }
 
 static float *float_at(DLTensor *t, const int64_t *index)
