@@ -206,6 +206,10 @@ extern "C" cutout_shim_status cutout_shim_count_nonfinite(const DLTensor *t, int
         require_items(first, count, v.size(0), 0);
         if (!at::isFloatingType(v.scalar_type()) || count == 0) return CUTOUT_SHIM_OK;
         at::Tensor items = v.narrow(0, first, count);
+        // A sum is finite only when every value is (NaN and Inf propagate), and
+        // it needs no temporary of the input's size: count exactly only when
+        // it is not (a NaN or Inf, or finite values large enough to overflow).
+        if (at::isfinite(items.sum(at::kFloat)).item<bool>()) return CUTOUT_SHIM_OK;
         *nonfinite = at::logical_not(at::isfinite(items)).sum().item<int64_t>();
         return CUTOUT_SHIM_OK;
     });
