@@ -500,6 +500,67 @@ class TestInterrupt(CliTestCase):
             self.assertEqual(load(os.path.join(self.out, name))[1].shape, (512, 512, 4))
 
 
+class TestEdgeOptions(CliTestCase):
+    """The command's edge and background options reach the Advanced and
+    Composite nodes and change the output the way the nodes promise."""
+
+    def cut(self, *args, name="product_coffee.png"):
+        r = run_cli("--overwrite", "-o", self.out, *args, photo(name))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        mode, pixels = load(os.path.join(self.out, os.path.splitext(name)[0] + ".png"))
+        return mode, pixels
+
+    def test_threshold_gives_a_hard_cut(self):
+        _, rgba = self.cut("--threshold", "0.5")
+        self.assertEqual(set(np.unique(rgba[..., 3])), {0, 255})
+
+    def test_invert_flips_the_alpha(self):
+        _, plain = self.cut()
+        _, inverted = self.cut("--invert")
+        np.testing.assert_array_equal(inverted[..., :3], plain[..., :3])
+        # 8-bit rounding of a and 1 - a can differ by one step.
+        diff = np.abs(inverted[..., 3].astype(int) - (255 - plain[..., 3].astype(int)))
+        self.assertLessEqual(diff.max(), 1)
+
+    def test_grow_and_blur_change_the_matte(self):
+        _, plain = self.cut("--threshold", "0.5")
+        _, grown = self.cut("--threshold", "0.5", "--grow", "6")
+        _, shrunk = self.cut("--threshold", "0.5", "--grow", "-6")
+        area = lambda rgba: int((rgba[..., 3] > 127).sum())
+        self.assertGreater(area(grown), area(plain))
+        self.assertLess(area(shrunk), area(plain))
+        _, blurred = self.cut("--threshold", "0.5", "--blur", "4")
+        soft = lambda rgba: int(((rgba[..., 3] > 0) & (rgba[..., 3] < 255)).sum())
+        self.assertGreater(soft(blurred), soft(plain))
+
+    def test_background_colour_writes_opaque_rgb(self):
+        # A hard cut, so that pixels are fully opaque or fully transparent.
+        mode, rgb = self.cut("--threshold", "0.5", "--bg-color", "#00ff00")
+        self.assertEqual(mode, "RGB")
+        _, rgba = self.cut("--threshold", "0.5")
+        opaque = rgba[..., 3] == 255
+        transparent = rgba[..., 3] == 0
+        self.assertTrue(opaque.any() and transparent.any())
+        np.testing.assert_array_equal(rgb[opaque], rgba[..., :3][opaque])
+        self.assertTrue((rgb[transparent] == [0, 255, 0]).all())
+
+    def test_crop_and_letterbox_keep_sizes_consistent(self):
+        _, full = self.cut("--threshold", "0.5")
+        _, cropped = self.cut("--threshold", "0.5", "--crop", "0")
+        ys, xs = np.nonzero(full[..., 3])
+        self.assertEqual(cropped.shape[:2], (ys.max() - ys.min() + 1, xs.max() - xs.min() + 1))
+        _, letterboxed = self.cut("--fit", "letterbox", "--resolution", "256")
+        self.assertEqual(letterboxed.shape, full.shape)
+
+    def test_bad_edge_options_are_usage_errors(self):
+        for args in (["--threshold", "2"], ["--grow", "65"], ["--fit", "squash"],
+                     ["--resolution", "300"], ["--bg-color", "green"],
+                     ["--bg-color", "#000000", "--bg-image", photo("product_coffee.png")]):
+            r = run_cli("-o", self.out, *args, photo("product_coffee.png"))
+            self.assertEqual(r.returncode, 2, (args, r.stderr))
+            self.assertFalse(os.path.exists(os.path.join(self.out, "product_coffee.png")))
+
+
 class TestHost(CliTestCase):
     def test_host_lists_the_nodes(self):
         r = subprocess.run([HOST, LIBRARY], capture_output=True, text=True)
