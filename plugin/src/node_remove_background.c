@@ -129,8 +129,10 @@ static void release(DLManagedTensor **t)
     }
 }
 
-cutout_status node_remove_background_run(cutout_context *ctx, const bound_inputs *in,
-                                         const cutout_run_params *run, DLManagedTensor **outputs)
+cutout_status node_matte_batch(cutout_context *ctx, const bound_inputs *in,
+                               const cutout_run_params *run, const matte_steps *steps,
+                               image_shape *shape, DLManagedTensor **image_out,
+                               DLManagedTensor **mask_out)
 {
     const DLTensor *image = inputs_get(in, "image")->tensor;
     const bound_value *mask_value = inputs_get(in, "mask");
@@ -138,6 +140,7 @@ cutout_status node_remove_background_run(cutout_context *ctx, const bound_inputs
     const int64_t batch_size = inputs_get(in, "batch_size")->i;
     const char *model_name = inputs_get(in, "model")->s;
     const char *precision = inputs_get(in, "precision")->s;
+    *image_out = *mask_out = NULL;
 
     /* 1. Everything about the inputs, before any work. A host's own
      *    nodes.json may make model or batch_size optional without a
@@ -181,11 +184,12 @@ cutout_status node_remove_background_run(cutout_context *ctx, const bound_inputs
     const loaded_model *model = NULL;
     if ((st = models_get(ctx, model_name, precision, &model)) != CUTOUT_OK) return st;
 
-    /* 2. Outputs: IMAGE B x H x W x 4 and MASK B x H x W, float32, on the
-     *    image's device. The predicted alpha is written straight into MASK. */
+    /* 2. Outputs: IMAGE B x H x W x channels and MASK B x H x W, float32,
+     *    on the image's device. The predicted alpha is written straight
+     *    into MASK and finished there. */
     char err[1024] = "";
     DLManagedTensor *out_image = NULL, *out_mask = NULL;
-    const int64_t image_dims[4] = {is.batch, is.height, is.width, 4};
+    const int64_t image_dims[4] = {is.batch, is.height, is.width, steps->channels};
     const int64_t mask_dims[3] = {is.batch, is.height, is.width};
     cutout_shim_status ss = cutout_shim_alloc_float32(image->device, 4, image_dims, &out_image,
                                                       err, sizeof err);
@@ -196,8 +200,7 @@ cutout_status node_remove_background_run(cutout_context *ctx, const bound_inputs
         return shim_failed(ss, err);
     }
 
-    /* 3. The batch loop. */
-    st = CUTOUT_OK;
+    /* 3. The batch loop: one forward pass per chunk, then each item. */
     for (int64_t first = 0; st == CUTOUT_OK && first < is.batch; first += batch_size) {
         int64_t count = is.batch - first < batch_size ? is.batch - first : batch_size;
         if (aborted(run)) {
@@ -205,8 +208,13 @@ cutout_status node_remove_background_run(cutout_context *ctx, const bound_inputs
                                   (long long)first + 1, (long long)is.batch);
             break;
         }
-        ss = cutout_shim_predict_alpha(model->model, image, first, count, &out_mask->dl_tensor,
-                                       run->should_abort, run->abort_user, err, sizeof err);
+        ss = steps->predict
+                 ? cutout_shim_predict_alpha_ex(model->model, image, first, count, steps->predict,
+                                                &out_mask->dl_tensor, run->should_abort,
+                                                run->abort_user, err, sizeof err)
+                 : cutout_shim_predict_alpha(model->model, image, first, count,
+                                             &out_mask->dl_tensor, run->should_abort,
+                                             run->abort_user, err, sizeof err);
         if (ss == CUTOUT_SHIM_CANCELLED) {
             st = cutout_error_set(CUTOUT_CANCELLED, "cancelled during items %lld..%lld of %lld",
                                   (long long)first + 1, (long long)(first + count),
@@ -223,9 +231,14 @@ cutout_status node_remove_background_run(cutout_context *ctx, const bound_inputs
                                       (long long)item + 1, (long long)is.batch);
                 break;
             }
-            ss = cutout_shim_compose_item(image, mask, item, ms.batch == 1 ? 0 : item,
-                                          &out_mask->dl_tensor, &out_image->dl_tensor, err,
-                                          sizeof err);
+            const int64_t guide_item = ms.batch == 1 ? 0 : item;
+            ss = steps->finish
+                     ? cutout_shim_finish_item(image, mask, item, guide_item, steps->finish,
+                                               &out_mask->dl_tensor, &out_image->dl_tensor, err,
+                                               sizeof err)
+                     : cutout_shim_compose_item(image, mask, item, guide_item,
+                                                &out_mask->dl_tensor, &out_image->dl_tensor, err,
+                                                sizeof err);
             if (ss != CUTOUT_SHIM_OK) {
                 st = shim_failed(ss, err);
                 break;
@@ -238,9 +251,18 @@ cutout_status node_remove_background_run(cutout_context *ctx, const bound_inputs
         release(&out_mask);
         return st;
     }
-    outputs[0] = out_image;
-    outputs[1] = out_mask;
+    *shape = is;
+    *image_out = out_image;
+    *mask_out = out_mask;
     return CUTOUT_OK;
+}
+
+cutout_status node_remove_background_run(cutout_context *ctx, const bound_inputs *in,
+                                         const cutout_run_params *run, DLManagedTensor **outputs)
+{
+    const matte_steps basic = {NULL, NULL, 4};
+    image_shape shape;
+    return node_matte_batch(ctx, in, run, &basic, &shape, &outputs[0], &outputs[1]);
 }
 
 /* The checks above, shared with the other nodes (declared in nodes.h). */

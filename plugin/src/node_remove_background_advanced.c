@@ -1,9 +1,9 @@
 /*
  * node_remove_background_advanced.c - CutoutRemoveBackgroundAdvanced: the
- * basic node's flow (validate everything, predict each chunk of batch_size
- * items in one forward pass, finish every item, report progress after each
- * item, poll abort before each item and inside the shim) with the edge
- * options: processing size and fit, matte refinement, foreground colour,
+ * basic node's flow (node_matte_batch: validate everything, predict each
+ * chunk of batch_size items in one forward pass, finish every item, report
+ * progress after each item, poll abort before each item and inside the
+ * shim) with the edge options: processing size and fit, matte refinement, foreground colour,
  * output layout, MASK polarity and cropping to the subject. The pixel work
  * is the shim's (cutout_shim_predict_alpha_ex, cutout_shim_finish_item,
  * cutout_shim_subject_box, cutout_shim_crop); this file orchestrates.
@@ -45,11 +45,6 @@ const node_needs node_remove_background_advanced_needs[] = {
 static cutout_status shim_failed(cutout_shim_status st, const char *err)
 {
     return cutout_error_set_text((cutout_status)st, err[0] ? err : "shim: failed without a message");
-}
-
-static bool aborted(const cutout_run_params *run)
-{
-    return run->should_abort && run->should_abort(run->abort_user);
 }
 
 static void release(DLManagedTensor **t)
@@ -245,113 +240,26 @@ cutout_status node_remove_background_advanced_run(cutout_context *ctx, const bou
                                                   const cutout_run_params *run,
                                                   DLManagedTensor **outputs)
 {
-    const DLTensor *image = inputs_get(in, "image")->tensor;
-    const bound_value *mask_value = inputs_get(in, "mask");
-    const DLTensor *mask = mask_value->present ? mask_value->tensor : NULL;
-    const int64_t batch_size = inputs_get(in, "batch_size")->i;
-    const char *model_name = inputs_get(in, "model")->s;
-    const char *precision = inputs_get(in, "precision")->s;
-
-    /* 1. Everything about the inputs, before any work. */
-    if (precision == NULL) precision = "auto";
-    if (model_name == NULL)
-        return cutout_error_set(CUTOUT_ERR_INVALID_INPUT,
-                                "model: required input missing (expected a model name; the "
-                                "node's spec gives no default)");
-    if (!inputs_get(in, "batch_size")->present || batch_size < 1)
-        return cutout_error_set(CUTOUT_ERR_INVALID_INPUT,
-                                "batch_size: expected an integer >= 1, got %s%lld",
-                                inputs_get(in, "batch_size")->present ? "" : "nothing: ",
-                                (long long)batch_size);
     advanced_options opt;
     cutout_status st = read_options(in, &opt);
     if (st != CUTOUT_OK) return st;
+
+    /* 1-3. Checks, outputs and the batch loop, as the basic node, with this
+     *      node's processing size, matte steps and output layout. */
+    const matte_steps steps = {&opt.predict, &opt.finish,
+                               opt.finish.output == CUTOUT_SHIM_OUTPUT_RGB ? 3 : 4};
     image_shape is;
-    mask_shape ms = {0, 0, 0};
-    st = tensor_check_image("image", image, &is);
-    if (st == CUTOUT_OK && mask) st = tensor_check_mask("mask", mask, &ms);
-    if (st != CUTOUT_OK) return st;
-    if (mask && ms.batch != 1 && ms.batch != is.batch)
-        return cutout_error_set(CUTOUT_ERR_INVALID_INPUT,
-                                "mask: batch of %lld does not match the image batch of %lld "
-                                "(expected 1 or %lld)",
-                                (long long)ms.batch, (long long)is.batch, (long long)is.batch);
-    int64_t pixels, out_elems;
-    if (!tensor_mul_ok(is.height, is.width, &pixels) ||
-        !tensor_mul_ok(pixels, is.batch, &out_elems) || !tensor_mul_ok(out_elems, 16, &out_elems))
-        return cutout_error_set(CUTOUT_ERR_INVALID_INPUT,
-                                "image: batch of %lld images of %lld x %lld needs more than 2^63 "
-                                "bytes of output",
-                                (long long)is.batch, (long long)is.height, (long long)is.width);
-    if ((st = node_check_devices(ctx, image, mask)) != CUTOUT_OK) return st;
-    if (image->device.device_type == kDLCPU &&
-        (st = node_check_host_memory(&is, out_elems / 16)) != CUTOUT_OK)
-        return st;
-    if ((st = node_check_finite("image", image, is.batch)) != CUTOUT_OK) return st;
-    if (mask && (st = node_check_finite("mask", mask, ms.batch)) != CUTOUT_OK) return st;
-    const loaded_model *model = NULL;
-    if ((st = models_get(ctx, model_name, precision, &model)) != CUTOUT_OK) return st;
-
-    /* 2. Full-size outputs on the image's device; the matte is predicted
-     *    straight into MASK and finished there. */
-    char err[1024] = "";
     DLManagedTensor *out_image = NULL, *out_mask = NULL, *out_box = NULL;
-    const int64_t channels = opt.finish.output == CUTOUT_SHIM_OUTPUT_RGB ? 3 : 4;
-    const int64_t image_dims[4] = {is.batch, is.height, is.width, channels};
-    const int64_t mask_dims[3] = {is.batch, is.height, is.width};
-    cutout_shim_status ss = cutout_shim_alloc_float32(image->device, 4, image_dims, &out_image,
-                                                      err, sizeof err);
-    if (ss == CUTOUT_SHIM_OK)
-        ss = cutout_shim_alloc_float32(image->device, 3, mask_dims, &out_mask, err, sizeof err);
-    if (ss != CUTOUT_SHIM_OK) {
-        release(&out_image);
-        return shim_failed(ss, err);
-    }
-
-    /* 3. The batch loop. */
-    for (int64_t first = 0; st == CUTOUT_OK && first < is.batch; first += batch_size) {
-        int64_t count = is.batch - first < batch_size ? is.batch - first : batch_size;
-        if (aborted(run)) {
-            st = cutout_error_set(CUTOUT_CANCELLED, "cancelled before item %lld of %lld",
-                                  (long long)first + 1, (long long)is.batch);
-            break;
-        }
-        ss = cutout_shim_predict_alpha_ex(model->model, image, first, count, &opt.predict,
-                                          &out_mask->dl_tensor, run->should_abort,
-                                          run->abort_user, err, sizeof err);
-        if (ss == CUTOUT_SHIM_CANCELLED) {
-            st = cutout_error_set(CUTOUT_CANCELLED, "cancelled during items %lld..%lld of %lld",
-                                  (long long)first + 1, (long long)(first + count),
-                                  (long long)is.batch);
-            break;
-        }
-        if (ss != CUTOUT_SHIM_OK) {
-            st = shim_failed(ss, err);
-            break;
-        }
-        for (int64_t item = first; item < first + count; item++) {
-            if (item > first && aborted(run)) {
-                st = cutout_error_set(CUTOUT_CANCELLED, "cancelled before item %lld of %lld",
-                                      (long long)item + 1, (long long)is.batch);
-                break;
-            }
-            ss = cutout_shim_finish_item(image, mask, item, ms.batch == 1 ? 0 : item,
-                                         &opt.finish, &out_mask->dl_tensor,
-                                         &out_image->dl_tensor, err, sizeof err);
-            if (ss != CUTOUT_SHIM_OK) {
-                st = shim_failed(ss, err);
-                break;
-            }
-            if (run->progress) run->progress(item + 1, is.batch, run->progress_user);
-        }
-    }
+    st = node_matte_batch(ctx, in, run, &steps, &is, &out_image, &out_mask);
+    if (st != CUTOUT_OK) return st;
 
     /* 4. The box, and the crop to it. */
+    char err[1024] = "";
     int64_t box[4] = {0, 0, is.width, is.height};
-    if (st == CUTOUT_OK && opt.crop) {
+    if (opt.crop) {
         int64_t subject[4];
-        ss = cutout_shim_subject_box(&out_mask->dl_tensor, opt.finish.mask_transparent_is_one,
-                                     subject, err, sizeof err);
+        cutout_shim_status ss = cutout_shim_subject_box(
+            &out_mask->dl_tensor, opt.finish.mask_transparent_is_one, subject, err, sizeof err);
         if (ss != CUTOUT_SHIM_OK) st = shim_failed(ss, err);
         if (st == CUTOUT_OK) crop_window(subject, opt.crop_padding, is.height, is.width, box);
         bool whole = box[0] == 0 && box[1] == 0 && box[2] == is.width && box[3] == is.height;

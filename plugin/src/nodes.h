@@ -38,6 +38,27 @@ const node_impl *nodes_find(const char *id);
 cutout_status nodes_check_spec(const spec_doc *doc);
 
 /* The implementations. */
+/* How a Remove Background node predicts and finishes its mattes: the basic
+ * node passes NULLs (the model's native size, stretched; plain compose),
+ * the Advanced node its options. */
+typedef struct matte_steps {
+    const cutout_shim_predict_params *predict; /* NULL: cutout_shim_predict_alpha */
+    const cutout_shim_finish_params *finish;   /* NULL: cutout_shim_compose_item */
+    int64_t channels;                          /* of the IMAGE output: 3 or 4 */
+} matte_steps;
+
+/* The flow both Remove Background nodes share: checks every common input
+ * (image, mask, batch_size, model, precision) before any work, allocates
+ * IMAGE and MASK on the image's device, and runs the batch loop (one
+ * forward pass per chunk of batch_size items, then each item, progress
+ * after each, abort polled before each and inside the shim). On success
+ * the caller owns *image_out and *mask_out and *shape is the image's; on
+ * any other status both are NULL and nothing stays allocated. */
+cutout_status node_matte_batch(cutout_context *ctx, const bound_inputs *in,
+                               const cutout_run_params *run, const matte_steps *steps,
+                               image_shape *shape, DLManagedTensor **image_out,
+                               DLManagedTensor **mask_out);
+
 cutout_status node_remove_background_run(cutout_context *ctx, const bound_inputs *in,
                                          const cutout_run_params *run,
                                          DLManagedTensor **outputs);
