@@ -13,6 +13,7 @@
  *     --photos DIR                  mask difference of each precision vs fp32
  *     --rss-calls N                 VmRSS over N calls of 1 image at 1024 (auto)
  *     --rss-batch B                 peak RSS of one call of B images at 1024 (auto)
+ *     --batch-size S                the node's batch_size for --rss-batch (default B)
  * Threads: 2 (CUTOUT_BENCH_THREADS overrides) for cutout and onnxruntime.
  */
 #define _GNU_SOURCE
@@ -108,6 +109,10 @@ typedef struct call_time {
 
 static float *g_pixels; /* reused input buffer */
 
+/* batch_size of the node for a call of `batch` images; 0 = the whole batch
+ * in one forward pass. */
+static int64_t g_batch_size;
+
 static DLManagedTensor *run_node(cutout_context *ctx, const float *pixels, int64_t batch,
                                  int64_t side, const char *precision, call_time *t) {
     int64_t shape[4] = {batch, side, side, 3};
@@ -115,7 +120,8 @@ static DLManagedTensor *run_node(cutout_context *ctx, const float *pixels, int64
     cutout_input inputs[] = {
         {"image", CUTOUT_VALUE_TENSOR, &image, 0, 0, false, NULL},
         {"model", CUTOUT_VALUE_STRING, NULL, 0, 0, false, "isnet"},
-        {"batch_size", CUTOUT_VALUE_INT, NULL, batch, 0, false, NULL},
+        {"batch_size", CUTOUT_VALUE_INT, NULL,
+         g_batch_size > 0 && g_batch_size < batch ? g_batch_size : batch, 0, false, NULL},
         {"precision", CUTOUT_VALUE_STRING, NULL, 0, 0, false, precision},
     };
     stage_clock clock = {.n = 0};
@@ -190,7 +196,7 @@ static bool ort_start(ort_worker *w, const char *spec, const char *script, int t
         fprintf(stderr, "bench_cutout: onnxruntime %s: %s\n", spec, line);
         return false;
     }
-    snprintf(w->version, sizeof w->version, "%s", line + 6);
+    snprintf(w->version, sizeof w->version, "%.31s", line + 6);
     w->version[strcspn(w->version, "\n")] = 0;
     return true;
 }
@@ -283,6 +289,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--photos")) photos = argv[i + 1];
         else if (!strcmp(argv[i], "--rss-calls")) rss_calls = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--rss-batch")) rss_batch = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--batch-size")) g_batch_size = atoi(argv[i + 1]);
         else {
             fprintf(stderr, "bench_cutout: unknown option %s\n", argv[i]);
             return 2;
@@ -323,9 +330,11 @@ int main(int argc, char **argv) {
             m->deleter(m);
             printf("model load + first call: %.2f s\n", now_s() - t0);
             m = run_node(ctx, g_pixels, rss_batch, 1024, "auto", NULL);
-            printf("batch %d at 1024x1024 (auto): peak RSS %.0f MiB (input %.0f MiB, outputs %.0f MiB included), "
+            printf("batch %d at 1024x1024 (auto, batch_size %lld): peak RSS %.0f MiB (input %.0f MiB, outputs %.0f MiB included), "
                    "RSS now %.0f MiB\n",
-                   rss_batch, status_kb("VmHWM:") / 1024.0, rss_batch * 12.0, rss_batch * 20.0,
+                   rss_batch,
+                   (long long)(g_batch_size > 0 && g_batch_size < rss_batch ? g_batch_size : rss_batch),
+                   status_kb("VmHWM:") / 1024.0, rss_batch * 12.0, rss_batch * 20.0,
                    status_kb("VmRSS:") / 1024.0);
             m->deleter(m);
         }
