@@ -2,7 +2,6 @@
 #define _GNU_SOURCE
 #include "fixture.h"
 
-#include <png.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -14,69 +13,6 @@ int fixture_finish(const char *suite)
     fixture_cleanup();
     printf("%s: %d checks, %d failed\n", suite, fixture_checks, fixture_failures);
     return fixture_failures == 0 ? 0 : 1;
-}
-
-static void set_tensor(test_image *img)
-{
-    img->tensor = (DLTensor){.data = img->data,
-                             .device = {kDLCPU, 0},
-                             .ndim = 4,
-                             .dtype = {kDLFloat, 32, 1},
-                             .shape = img->shape,
-                             .strides = NULL,
-                             .byte_offset = 0};
-}
-
-test_image fixture_blank(int64_t b, int64_t h, int64_t w, int64_t c)
-{
-    test_image img = {0};
-    img.shape = malloc(4 * sizeof *img.shape);
-    if (!img.shape) {
-        fprintf(stderr, "fixture: out of memory\n");
-        exit(2);
-    }
-    img.shape[0] = b, img.shape[1] = h, img.shape[2] = w, img.shape[3] = c;
-    img.data = calloc((size_t)(b * h * w * c), sizeof(float));
-    if (!img.data) {
-        fprintf(stderr, "fixture: out of memory\n");
-        exit(2);
-    }
-    set_tensor(&img);
-    return img;
-}
-
-test_image fixture_photo(const char *testdata, const char *file, int64_t batch, int channels)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", testdata, file);
-    png_image png;
-    memset(&png, 0, sizeof png);
-    png.version = PNG_IMAGE_VERSION;
-    if (!png_image_begin_read_from_file(&png, path)) {
-        fprintf(stderr, "fixture: cannot read %s: %s\n", path, png.message);
-        exit(2);
-    }
-    png.format = channels == 4 ? PNG_FORMAT_RGBA : PNG_FORMAT_RGB;
-    size_t bytes = PNG_IMAGE_SIZE(png);
-    unsigned char *pixels = malloc(bytes);
-    if (!pixels || !png_image_finish_read(&png, NULL, pixels, 0, NULL)) {
-        fprintf(stderr, "fixture: cannot decode %s\n", path);
-        exit(2);
-    }
-    test_image img = fixture_blank(batch, png.height, png.width, channels);
-    size_t per_item = (size_t)png.height * png.width * (size_t)channels;
-    for (int64_t b = 0; b < batch; b++)
-        for (size_t k = 0; k < per_item; k++) img.data[(size_t)b * per_item + k] = pixels[k] / 255.0f;
-    free(pixels);
-    return img;
-}
-
-void fixture_image_free(test_image *img)
-{
-    free(img->data);
-    free(img->shape);
-    img->data = NULL;
-    img->shape = NULL;
 }
 
 static char model_dir[256];

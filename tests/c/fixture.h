@@ -13,6 +13,7 @@
 
 #include "cutout.h"
 #include "stub_shim.h"
+#include "test_image.h"
 
 extern int fixture_failures;
 extern int fixture_checks;
@@ -42,19 +43,10 @@ extern int fixture_checks;
 /* Prints the summary line and returns the process exit code. */
 int fixture_finish(const char *suite);
 
-/* A float32 B x H x W x C image in host memory, compact. */
-typedef struct test_image {
-    float *data;
-    int64_t *shape; /* 4 entries, heap: the struct may be copied */
-    DLTensor tensor;
-} test_image;
-
-/* Loads `file` from the test data folder (argv[1]) as RGB or RGBA float32,
- * repeated `batch` times. Aborts the test program if the photo is missing. */
-test_image fixture_photo(const char *testdata, const char *file, int64_t batch, int channels);
-/* A zeroed image of the given shape (values then set by the test). */
-test_image fixture_blank(int64_t b, int64_t h, int64_t w, int64_t c);
-void fixture_image_free(test_image *img);
+/* Photos and blank images (test_image.h), under the fixture's names. */
+#define fixture_photo test_image_photo
+#define fixture_blank test_image_blank
+#define fixture_image_free test_image_free
 
 /* Creates a temporary model folder with "stub.pt" (a valid stub model),
  * "broken.pt" (garbage) and "notes.txt", and a context that searches it.

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "cutout.h"
+#include "test_image.h"
 
 #ifdef RELIABILITY_STUB
 #include "stub_shim.h"
@@ -36,20 +37,11 @@ extern int rel_checks;
         }                                                                             \
     } while (0)
 
-/* A B x H x W x C float32 image, compact, in its own heap buffers (so
- * the struct may be copied and `tensor` stays valid). */
-typedef struct rel_image {
-    float *data;
-    int64_t *shape;  /* 4 entries */
-    DLTensor tensor; /* describes data */
-} rel_image;
-
-/* Reads `file` from `folder` (8-bit PNG) as RGB (channels 3) or RGBA (4),
- * `batch` copies. Exits the test with status 2 when it cannot. */
-rel_image rel_photo(const char *folder, const char *file, int64_t batch, int channels);
-/* A zero-filled image. */
-rel_image rel_blank(int64_t b, int64_t h, int64_t w, int64_t c);
-void rel_image_free(rel_image *img);
+/* Photos and blank images (tests/c/test_image.h), under this file's names. */
+typedef test_image rel_image;
+#define rel_photo test_image_photo
+#define rel_blank test_image_blank
+#define rel_image_free test_image_free
 
 /* A context that searches `model_dir` (and nothing from the environment's
  * CUTOUT_MODEL_PATH is needed). Exits with status 2 on failure. */
