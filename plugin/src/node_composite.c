@@ -50,11 +50,6 @@ static cutout_status parse_color(const char *name, const char *text, float rgb[3
                             text ? text : "");
 }
 
-static cutout_status shim_failed(cutout_shim_status st, const char *err)
-{
-    return cutout_error_set_text((cutout_status)st, err[0] ? err : "shim: failed without a message");
-}
-
 /* A batch of 1 or `batch` items. */
 static cutout_status check_batch(const char *name, int64_t got, int64_t batch)
 {
@@ -146,9 +141,9 @@ cutout_status node_composite_run(cutout_context *ctx, const bound_inputs *in,
     DLManagedTensor *out = NULL;
     const int64_t dims[4] = {is.batch, is.height, is.width, 3};
     cutout_shim_status ss = cutout_shim_alloc_float32(image->device, 4, dims, &out, err, sizeof err);
-    if (ss != CUTOUT_SHIM_OK) return shim_failed(ss, err);
+    if (ss != CUTOUT_SHIM_OK) return node_shim_failed(ss, err);
     for (int64_t item = 0; st == CUTOUT_OK && item < is.batch; item++) {
-        if (run->should_abort && run->should_abort(run->abort_user)) {
+        if (node_aborted(run)) {
             st = cutout_error_set(CUTOUT_CANCELLED, "cancelled before item %lld of %lld",
                                   (long long)item + 1, (long long)is.batch);
             break;
@@ -158,7 +153,7 @@ cutout_status node_composite_run(cutout_context *ctx, const bound_inputs *in,
                                         bs.batch == 1 ? 0 : item, &out->dl_tensor, err,
                                         sizeof err);
         if (ss != CUTOUT_SHIM_OK) {
-            st = shim_failed(ss, err);
+            st = node_shim_failed(ss, err);
             break;
         }
         if (run->progress) run->progress(item + 1, is.batch, run->progress_user);

@@ -7,7 +7,6 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "error.h"
 #include "models.h"
@@ -22,112 +21,6 @@ const node_needs node_remove_background_needs[] = {
     {"precision", SPEC_COMBO},
     {NULL, SPEC_IMAGE},
 };
-
-/* A shim failure: its message already names the input. */
-static cutout_status shim_failed(cutout_shim_status st, const char *err)
-{
-    return cutout_error_set_text((cutout_status)st, err[0] ? err : "shim: failed without a message");
-}
-
-/* CPU device ids carry no meaning (DLPack producers may leave any value). */
-static bool same_device(DLDevice a, DLDevice b)
-{
-    return a.device_type == b.device_type &&
-           (a.device_type == kDLCPU || a.device_id == b.device_id);
-}
-
-/* The image must live where the context computes, and the mask beside it. */
-static cutout_status check_devices(const cutout_context *ctx, const DLTensor *image,
-                                   const DLTensor *mask)
-{
-    char a[32], b[32];
-    if (!same_device(image->device, ctx->device))
-        return cutout_error_set(CUTOUT_ERR_DEVICE,
-                                "image: on %s, but this context runs on %s (create a context "
-                                "with device \"%s\" or move the image)",
-                                tensor_device_name(image->device, a, sizeof a), ctx->device_name,
-                                tensor_device_name(image->device, b, sizeof b));
-    if (mask && !same_device(mask->device, image->device))
-        return cutout_error_set(CUTOUT_ERR_DEVICE, "mask: on %s, but the image is on %s",
-                                tensor_device_name(mask->device, a, sizeof a),
-                                tensor_device_name(image->device, b, sizeof b));
-    return CUTOUT_OK;
-}
-
-/* NaN or Inf anywhere is refused before any work, naming the first item. */
-static cutout_status check_finite(const char *name, const DLTensor *t, int64_t batch)
-{
-    char err[1024] = "";
-    int64_t bad = 0;
-    cutout_shim_status st = cutout_shim_count_nonfinite(t, 0, batch, &bad, err, sizeof err);
-    if (st != CUTOUT_SHIM_OK) return shim_failed(st, err);
-    if (bad == 0) return CUTOUT_OK;
-    int64_t item = 0;
-    for (int64_t b = 0; b < batch; b++) {
-        int64_t here = 0;
-        st = cutout_shim_count_nonfinite(t, b, 1, &here, err, sizeof err);
-        if (st != CUTOUT_SHIM_OK) return shim_failed(st, err);
-        if (here > 0) {
-            item = b;
-            break;
-        }
-    }
-    return cutout_error_set(CUTOUT_ERR_INVALID_INPUT,
-                            "%s: expected finite values, got %lld NaN or Inf values (first in "
-                            "item %lld)",
-                            name, (long long)bad, (long long)item);
-}
-
-/* Bytes the system can still hand out (MemAvailable), else its physical
- * memory; -1 when neither is known. */
-static int64_t memory_available(void)
-{
-    FILE *f = fopen("/proc/meminfo", "r");
-    if (f != NULL) {
-        char line[128];
-        long long kib;
-        while (fgets(line, sizeof line, f) != NULL) {
-            if (sscanf(line, "MemAvailable: %lld kB", &kib) == 1 && kib > 0 &&
-                kib < INT64_MAX / 1024) {
-                fclose(f);
-                return (int64_t)kib * 1024;
-            }
-        }
-        fclose(f);
-    }
-    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    int64_t bytes;
-    return pages > 0 && page > 0 && tensor_mul_ok(pages, page, &bytes) ? bytes : -1;
-}
-
-/* Outputs that could never fit in host memory are refused before any
- * allocation: allocating them would only let the system kill the host. */
-static cutout_status check_host_memory(const image_shape *is, int64_t batch_pixels)
-{
-    int64_t output_bytes; /* IMAGE (16 bytes a pixel) and MASK (4) */
-    if (!tensor_mul_ok(batch_pixels, 20, &output_bytes)) output_bytes = INT64_MAX;
-    int64_t available = memory_available();
-    if (available < 0 || output_bytes <= available) return CUTOUT_OK;
-    return cutout_error_set(CUTOUT_ERR_OUT_OF_MEMORY,
-                            "image: a batch of %lld images of %lld x %lld needs %lld MiB of "
-                            "outputs, more than the %lld MiB of memory available (expected a "
-                            "smaller batch)",
-                            (long long)is->batch, (long long)is->height, (long long)is->width,
-                            (long long)(output_bytes >> 20), (long long)(available >> 20));
-}
-
-static bool aborted(const cutout_run_params *run)
-{
-    return run->should_abort && run->should_abort(run->abort_user);
-}
-
-static void release(DLManagedTensor **t)
-{
-    if (*t) {
-        if ((*t)->deleter) (*t)->deleter(*t);
-        *t = NULL;
-    }
-}
 
 cutout_status node_matte_batch(cutout_context *ctx, const bound_inputs *in,
                                const cutout_run_params *run, const matte_steps *steps,
@@ -175,12 +68,12 @@ cutout_status node_matte_batch(cutout_context *ctx, const bound_inputs *in,
                                 "image: batch of %lld images of %lld x %lld needs more than 2^63 "
                                 "bytes of output",
                                 (long long)is.batch, (long long)is.height, (long long)is.width);
-    if ((st = check_devices(ctx, image, mask)) != CUTOUT_OK) return st;
+    if ((st = node_check_devices(ctx, image, mask)) != CUTOUT_OK) return st;
     if (image->device.device_type == kDLCPU &&
-        (st = check_host_memory(&is, out_elems / 16)) != CUTOUT_OK)
+        (st = node_check_host_memory(&is, out_elems / 16)) != CUTOUT_OK)
         return st;
-    if ((st = check_finite("image", image, is.batch)) != CUTOUT_OK) return st;
-    if (mask && (st = check_finite("mask", mask, ms.batch)) != CUTOUT_OK) return st;
+    if ((st = node_check_finite("image", image, is.batch)) != CUTOUT_OK) return st;
+    if (mask && (st = node_check_finite("mask", mask, ms.batch)) != CUTOUT_OK) return st;
     const loaded_model *model = NULL;
     if ((st = models_get(ctx, model_name, precision, &model)) != CUTOUT_OK) return st;
 
@@ -196,14 +89,14 @@ cutout_status node_matte_batch(cutout_context *ctx, const bound_inputs *in,
     if (ss == CUTOUT_SHIM_OK)
         ss = cutout_shim_alloc_float32(image->device, 3, mask_dims, &out_mask, err, sizeof err);
     if (ss != CUTOUT_SHIM_OK) {
-        release(&out_image);
-        return shim_failed(ss, err);
+        node_release(&out_image);
+        return node_shim_failed(ss, err);
     }
 
     /* 3. The batch loop: one forward pass per chunk, then each item. */
     for (int64_t first = 0; st == CUTOUT_OK && first < is.batch; first += batch_size) {
         int64_t count = is.batch - first < batch_size ? is.batch - first : batch_size;
-        if (aborted(run)) {
+        if (node_aborted(run)) {
             st = cutout_error_set(CUTOUT_CANCELLED, "cancelled before item %lld of %lld",
                                   (long long)first + 1, (long long)is.batch);
             break;
@@ -222,11 +115,11 @@ cutout_status node_matte_batch(cutout_context *ctx, const bound_inputs *in,
             break;
         }
         if (ss != CUTOUT_SHIM_OK) {
-            st = shim_failed(ss, err);
+            st = node_shim_failed(ss, err);
             break;
         }
         for (int64_t item = first; item < first + count; item++) {
-            if (item > first && aborted(run)) {
+            if (item > first && node_aborted(run)) {
                 st = cutout_error_set(CUTOUT_CANCELLED, "cancelled before item %lld of %lld",
                                       (long long)item + 1, (long long)is.batch);
                 break;
@@ -240,15 +133,15 @@ cutout_status node_matte_batch(cutout_context *ctx, const bound_inputs *in,
                                                 &out_mask->dl_tensor, &out_image->dl_tensor, err,
                                                 sizeof err);
             if (ss != CUTOUT_SHIM_OK) {
-                st = shim_failed(ss, err);
+                st = node_shim_failed(ss, err);
                 break;
             }
             if (run->progress) run->progress(item + 1, is.batch, run->progress_user);
         }
     }
     if (st != CUTOUT_OK) {
-        release(&out_image);
-        release(&out_mask);
+        node_release(&out_image);
+        node_release(&out_mask);
         return st;
     }
     *shape = is;
@@ -263,21 +156,4 @@ cutout_status node_remove_background_run(cutout_context *ctx, const bound_inputs
     const matte_steps basic = {NULL, NULL, 4};
     image_shape shape;
     return node_matte_batch(ctx, in, run, &basic, &shape, &outputs[0], &outputs[1]);
-}
-
-/* The checks above, shared with the other nodes (declared in nodes.h). */
-cutout_status node_check_devices(const cutout_context *ctx, const DLTensor *image,
-                                 const DLTensor *mask)
-{
-    return check_devices(ctx, image, mask);
-}
-
-cutout_status node_check_finite(const char *name, const DLTensor *t, int64_t batch)
-{
-    return check_finite(name, t, batch);
-}
-
-cutout_status node_check_host_memory(const image_shape *is, int64_t batch_pixels)
-{
-    return check_host_memory(is, batch_pixels);
 }

@@ -41,20 +41,6 @@ const node_needs node_remove_background_advanced_needs[] = {
     {NULL, SPEC_IMAGE},
 };
 
-/* A shim failure: its message already names the input. */
-static cutout_status shim_failed(cutout_shim_status st, const char *err)
-{
-    return cutout_error_set_text((cutout_status)st, err[0] ? err : "shim: failed without a message");
-}
-
-static void release(DLManagedTensor **t)
-{
-    if (*t) {
-        if ((*t)->deleter) (*t)->deleter(*t);
-        *t = NULL;
-    }
-}
-
 /* Index of `value` among `options` (n of them), or -1. */
 static int option_index(const char *value, const char *const *options, int n)
 {
@@ -230,8 +216,8 @@ static cutout_status crop_in_place(DLManagedTensor **t, const int64_t box[4])
     DLManagedTensor *cropped = NULL;
     cutout_shim_status ss =
         cutout_shim_crop(&(*t)->dl_tensor, box[0], box[1], box[2], box[3], &cropped, err, sizeof err);
-    if (ss != CUTOUT_SHIM_OK) return shim_failed(ss, err);
-    release(t);
+    if (ss != CUTOUT_SHIM_OK) return node_shim_failed(ss, err);
+    node_release(t);
     *t = cropped;
     return CUTOUT_OK;
 }
@@ -260,7 +246,7 @@ cutout_status node_remove_background_advanced_run(cutout_context *ctx, const bou
         int64_t subject[4];
         cutout_shim_status ss = cutout_shim_subject_box(
             &out_mask->dl_tensor, opt.finish.mask_transparent_is_one, subject, err, sizeof err);
-        if (ss != CUTOUT_SHIM_OK) st = shim_failed(ss, err);
+        if (ss != CUTOUT_SHIM_OK) st = node_shim_failed(ss, err);
         if (st == CUTOUT_OK) crop_window(subject, opt.crop_padding, is.height, is.width, box);
         bool whole = box[0] == 0 && box[1] == 0 && box[2] == is.width && box[3] == is.height;
         if (st == CUTOUT_OK && !whole) st = crop_in_place(&out_image, box);
@@ -268,9 +254,9 @@ cutout_status node_remove_background_advanced_run(cutout_context *ctx, const bou
     }
     if (st == CUTOUT_OK) st = box_tensor_new(is.batch, box, &out_box);
     if (st != CUTOUT_OK) {
-        release(&out_image);
-        release(&out_mask);
-        release(&out_box);
+        node_release(&out_image);
+        node_release(&out_mask);
+        node_release(&out_box);
         return st;
     }
     outputs[0] = out_image;

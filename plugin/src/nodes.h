@@ -73,13 +73,20 @@ cutout_status node_composite_run(cutout_context *ctx, const bound_inputs *in,
                                  const cutout_run_params *run, DLManagedTensor **outputs);
 extern const node_needs node_composite_needs[];
 
-/* Checks shared by the node implementations (node_remove_background.c).
- * Each returns CUTOUT_OK or sets the error and returns its status.
+/* Shared by the node implementations (node_common.c).
+ * node_shim_failed: a shim failure as the node's status; the shim's message
+ *   already names the input.
+ * node_release: calls *t's deleter once (if any) and sets *t to NULL.
+ * node_aborted: true when the host's should_abort (may be NULL) says stop.
+ * The checks below return CUTOUT_OK or set the error and return its status.
  * node_check_devices: the image is on the context's device and the mask
  *   (may be NULL) beside it. Errors: DEVICE.
  * node_check_finite: no NaN/Inf in items 0..batch-1. Errors: INVALID_INPUT.
  * node_check_host_memory: 20 bytes a pixel of outputs fit in the memory
- *   available. Errors: OUT_OF_MEMORY. */
+ *   the system has available. Errors: OUT_OF_MEMORY. */
+cutout_status node_shim_failed(cutout_shim_status st, const char *err);
+void node_release(DLManagedTensor **t);
+bool node_aborted(const cutout_run_params *run);
 cutout_status node_check_devices(const cutout_context *ctx, const DLTensor *image,
                                  const DLTensor *mask);
 cutout_status node_check_finite(const char *name, const DLTensor *t, int64_t batch);
