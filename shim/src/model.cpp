@@ -30,6 +30,7 @@
 
 #include "cpu_allocator.hpp"
 #include "guard.hpp"
+#include "onednn_conv.hpp"
 #include "tensor_bridge.hpp"
 
 namespace cutout_shim {
@@ -312,9 +313,11 @@ void lower_tensor_constants(torch::jit::Graph &graph, torch::jit::Block *block,
 // output_head_convolution) stays float32: its input is cast back, so the
 // last convolution, the resize and the sigmoid that make the matte round
 // nothing to `dtype`'s 8 significant bits. Without a head the whole graph is
-// lowered. Returns false, changing nothing, when forward does not take
-// exactly one input.
-bool lower_frozen_graph(torch::jit::Graph &graph, at::ScalarType dtype) {
+// lowered. For bf16 on the CPU the other convolutions run through oneDNN
+// with float32 biases and fused ReLUs where it is built in (see
+// onednn_conv.hpp); they are kept in `model.convolutions`. Returns false,
+// changing nothing, when forward does not take exactly one input.
+bool lower_frozen_graph(cutout_shim_model &model, torch::jit::Graph &graph, at::ScalarType dtype) {
     if (graph.inputs().size() != 2) return false;
     torch::jit::Node *head = output_head_convolution(graph);
     std::vector<torch::jit::Value *> keep;
@@ -331,6 +334,8 @@ bool lower_frozen_graph(torch::jit::Graph &graph, at::ScalarType dtype) {
         }
         head->replaceInput(0, insert_cast(graph, head, head->input(0), at::kFloat));
     }
+    if (dtype == at::kBFloat16 && model.device.is_cpu())
+        fuse_bf16_convolutions(graph, head, model.convolutions);
     lower_tensor_constants(graph, graph.block(), dtype, keep);
     return cast_input_in_graph(graph, dtype);
 }
@@ -370,7 +375,7 @@ void prepare_for_inference(cutout_shim_model &model, const std::string &precisio
                                  model.module.get_method("forward").graph();
                              bool ok;
                              if (frozen) {
-                                 ok = lower_frozen_graph(*graph, dtype);
+                                 ok = lower_frozen_graph(model, *graph, dtype);
                              } else {
                                  model.module.to(dtype);
                                  ok = cast_input_in_graph(*graph, dtype);

@@ -4,9 +4,15 @@
 #include <torch/csrc/jit/ir/ir.h>
 #include <torch/script.h>
 
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "cutout_shim.h"
+
+namespace cutout_shim {
+class onednn_conv;
+}
 
 struct cutout_shim_model {
     // The TorchScript module, in eval mode, converted to the precision in
@@ -24,6 +30,9 @@ struct cutout_shim_model {
     // mean and std of the metadata as 1 x 3 x 1 x 1 float32 tensors on device.
     at::Tensor mean;
     at::Tensor std;
+    // The oneDNN convolutions the frozen graph calls by handle (see
+    // onednn_conv.hpp); they must live as long as the module.
+    std::vector<std::shared_ptr<cutout_shim::onednn_conv>> convolutions;
     cutout_shim_model_info info{};
     std::string path;
 };
