@@ -4,13 +4,17 @@
 #ifdef CUTOUT_HAVE_ONEDNN
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <torch/csrc/jit/passes/dead_code_elimination.h>
 #include <torch/library.h>
 
 #include <cinttypes>
+#include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <deque>
 #include <mutex>
 #include <string>
@@ -163,6 +167,66 @@ const std::string &registered_op_name() {
     return name;
 }
 
+// The two bf16 values next to `w` (equal when w is one), as floats.
+void bf16_neighbours(float w, float &low, float &high) {
+    uint32_t bits;
+    std::memcpy(&bits, &w, sizeof bits);
+    uint32_t toward_zero = bits & 0xFFFF0000u;
+    uint32_t away = (bits & 0xFFFFu) != 0 ? toward_zero + 0x10000u : toward_zero;
+    std::memcpy(&low, &toward_zero, sizeof low);
+    std::memcpy(&high, &away, sizeof high);
+}
+
+// Rounds the `taps` floats of one kernel in place (see
+// round_kernels_to_bf16); `other` is scratch space for `taps` floats.
+void round_kernel_to_bf16(float *tap, float *other, int64_t taps) {
+    float error = 0;  // sum of (float32 - rounded); each term is exact
+    for (int64_t i = 0; i < taps; ++i) {
+        float low, high;
+        bf16_neighbours(tap[i], low, high);
+        bool nearer_low = std::fabs(tap[i] - low) <= std::fabs(high - tap[i]);
+        float rounded = nearer_low ? low : high;
+        other[i] = nearer_low ? high : low;
+        error += tap[i] - rounded;
+        tap[i] = rounded;
+    }
+    // Each move swaps a tap with its other neighbour; a moved tap's other
+    // value is then its float32 side's start, so moving it back never helps
+    // and the loop ends after at most `taps` moves.
+    for (int64_t step = 0; step < taps; ++step) {
+        int64_t best = -1;
+        float best_error = std::fabs(error);
+        for (int64_t i = 0; i < taps; ++i) {
+            float e = error + (tap[i] - other[i]);
+            if (other[i] != tap[i] && std::fabs(e) < best_error) {
+                best_error = std::fabs(e);
+                best = i;
+            }
+        }
+        if (best < 0) break;
+        error += tap[best] - other[best];
+        std::swap(tap[best], other[best]);
+    }
+}
+
+// Rounds each kernel (the KH x KW taps of one output and input channel)
+// of a float32 O x I x KH x KW weight to bf16 values so that the sum of
+// its taps stays as close as possible to the float32 sum: each tap starts
+// at the nearer bf16 neighbour and taps are moved to their other neighbour,
+// best first, while that brings the rounding error of the sum closer to 0.
+// On a patch of equal inputs the bf16 kernel then gives the float32
+// result; plain rounding adds an error there that the next layers carry.
+at::Tensor round_kernels_to_bf16(const at::Tensor &weight) {
+    at::Tensor w = weight.contiguous().clone();
+    const int64_t taps = w.size(2) * w.size(3);
+    float *data = w.data_ptr<float>();
+    at::parallel_for(0, w.numel() / taps, 1024, [&](int64_t begin, int64_t end) {
+        std::vector<float> other(static_cast<size_t>(taps));
+        for (int64_t k = begin; k < end; ++k) round_kernel_to_bf16(data + k * taps, other.data(), taps);
+    });
+    return w;
+}
+
 bool int_pair(torch::jit::Value *v, std::vector<int64_t> &out) {
     c10::optional<c10::IValue> value = torch::jit::toIValue(v);
     if (!value || !value->isIntList()) return false;
@@ -200,7 +264,7 @@ std::shared_ptr<onednn_conv> convolution_for(torch::jit::Node *node, bool relu) 
         return nullptr;
     for (int i = 0; i < 2; ++i)
         if (stride[i] < 1 || padding[i] < 0 || dilation[i] < 1) return nullptr;
-    return std::make_shared<onednn_conv>(w.detach().contiguous(), b.detach().contiguous(),
+    return std::make_shared<onednn_conv>(round_kernels_to_bf16(w.detach()), b.detach().contiguous(),
                                          stride, padding, dilation, relu);
 }
 

@@ -40,7 +40,7 @@ test_image test_image_photo(const char *folder, const char *file, int64_t batch,
         exit(2);
     }
     png.format = channels == 4 ? PNG_FORMAT_RGBA : PNG_FORMAT_RGB;
-    unsigned char *pixels = malloc(PNG_IMAGE_SIZE(png));
+    unsigned char *pixels = calloc(1, PNG_IMAGE_SIZE(png)); /* alpha dropped: over black */
     if (pixels == NULL || !png_image_finish_read(&png, NULL, pixels, 0, NULL)) {
         fprintf(stderr, "cannot decode the photo %s\n", path);
         exit(2);

@@ -16,7 +16,7 @@ uint8_t *png_read_rgb(const char *path, int64_t *height, int64_t *width) {
     }
     image.format = PNG_FORMAT_RGB;
     size_t bytes = PNG_IMAGE_SIZE(image);
-    uint8_t *pixels = malloc(bytes);
+    uint8_t *pixels = calloc(1, bytes); /* an alpha dropped composites onto these zeros */
     if (pixels == NULL) {
         fprintf(stderr, "%s: out of memory for %zu bytes\n", path, bytes);
         png_image_free(&image);
