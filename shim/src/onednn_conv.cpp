@@ -227,6 +227,29 @@ at::Tensor round_kernels_to_bf16(const at::Tensor &weight) {
     return w;
 }
 
+// Whether oneDNN makes a bf16 convolution with a float32 bias on this CPU
+// (it needs AVX-512; on older CPUs libtorch's convolutions stay in use).
+bool bf16_convolution_supported() {
+    static const bool supported = [] {
+        try {
+            using dt = dnnl::memory::data_type;
+            using tag = dnnl::memory::format_tag;
+            dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+            dnnl::memory::desc src({1, 16, 8, 8}, dt::bf16, tag::nhwc);
+            dnnl::memory::desc weights({16, 16, 3, 3}, dt::bf16, tag::any);
+            dnnl::memory::desc bias({16}, dt::f32, tag::x);
+            dnnl::convolution_forward::desc desc(
+                dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src,
+                weights, bias, src, {1, 1}, {0, 0}, {1, 1}, {1, 1});
+            dnnl::convolution_forward::primitive_desc pd(desc, engine);
+            return true;
+        } catch (const std::exception &) {
+            return false;
+        }
+    }();
+    return supported;
+}
+
 bool int_pair(torch::jit::Value *v, std::vector<int64_t> &out) {
     c10::optional<c10::IValue> value = torch::jit::toIValue(v);
     if (!value || !value->isIntList()) return false;
@@ -307,6 +330,7 @@ int fuse_bf16_convolutions(torch::jit::Graph &graph, const torch::jit::Node *ski
                            std::vector<std::shared_ptr<onednn_conv>> &owned) {
     const char *off = std::getenv("CUTOUT_NO_ONEDNN");
     if (off != nullptr && *off != '\0' && std::string(off) != "0") return 0;
+    if (!bf16_convolution_supported()) return 0;
     const std::string &name = registered_op_name();
     if (name.empty()) return 0;
     int count = 0;

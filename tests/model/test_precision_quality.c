@@ -1,0 +1,111 @@
+/*
+ * test_precision_quality.c - the lower-precision mattes of the default
+ * model against its fp32 matte, on every PNG photo of a folder.
+ *
+ * Usage (ctest runs it, label "model"):
+ *   test_precision_quality MODELS_DIR PHOTOS_DIR
+ *
+ * For each photo, CutoutRemoveBackground runs with precision "fp32" and
+ * with "bf16"; the two MASK outputs must agree to a mean absolute
+ * difference <= 1e-3 and an IoU of (alpha >= 0.5) >= 0.999, the bar the
+ * default path must meet (on CPUs with native bf16 "auto" is bf16).
+ * Photos are read as RGB; an RGBA photo's dropped alpha composites onto
+ * black. Fails when the model or the photos are missing; exit status 0
+ * only when every photo passed.
+ */
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cutout.h>
+
+#include "png_read.h"
+
+static const double kMaxMean = 1e-3;
+static const double kMinIoU = 0.999;
+
+/* The MASK of one run, or NULL after printing why. */
+static DLManagedTensor *run_mask(cutout_context *ctx, DLTensor *image, const char *precision) {
+    cutout_input inputs[] = {
+        {"image", CUTOUT_VALUE_TENSOR, image, 0, 0, false, NULL},
+        {"model", CUTOUT_VALUE_STRING, NULL, 0, 0, false, "isnet"},
+        {"precision", CUTOUT_VALUE_STRING, NULL, 0, 0, false, precision},
+    };
+    DLManagedTensor *out[2] = {NULL, NULL};
+    if (cutout_node_run(ctx, "CutoutRemoveBackground", inputs, 3, NULL, out, 2) != CUTOUT_OK) {
+        fprintf(stderr, "FAIL: %s: %s\n", precision, cutout_last_error());
+        return NULL;
+    }
+    out[0]->deleter(out[0]);
+    return out[1];
+}
+
+/* 1 when the photo passes, 0 when it fails. */
+static int check_photo(cutout_context *ctx, const char *path, const char *name) {
+    int64_t h, w;
+    uint8_t *rgb = png_read_rgb(path, &h, &w);
+    if (rgb == NULL) return 0;
+    float *px = malloc((size_t)(h * w * 3) * sizeof *px);
+    for (int64_t i = 0; px != NULL && i < h * w * 3; ++i) px[i] = rgb[i] / 255.0f;
+    int64_t shape[4] = {1, h, w, 3};
+    DLTensor image = {px, {kDLCPU, 0}, 4, {kDLFloat, 32, 1}, shape, NULL, 0};
+    DLManagedTensor *ref = px != NULL ? run_mask(ctx, &image, "fp32") : NULL;
+    DLManagedTensor *low = ref != NULL ? run_mask(ctx, &image, "bf16") : NULL;
+    int ok = 0;
+    if (low != NULL) {
+        const float *a = low->dl_tensor.data, *b = ref->dl_tensor.data;
+        double sum = 0, inter = 0, uni = 0;
+        for (int64_t i = 0; i < h * w; ++i) {
+            sum += fabs((double)a[i] - b[i]);
+            inter += (a[i] >= 0.5f) && (b[i] >= 0.5f);
+            uni += (a[i] >= 0.5f) || (b[i] >= 0.5f);
+        }
+        double mean = sum / (double)(h * w), iou = uni > 0 ? inter / uni : 1.0;
+        ok = mean <= kMaxMean && iou >= kMinIoU;
+        printf("%s %-32s bf16 vs fp32: mean |d| %.2e (max %.0e), IoU@0.5 %.5f (min %.3f)\n",
+               ok ? "ok  " : "FAIL", name, mean, kMaxMean, iou, kMinIoU);
+    }
+    if (low != NULL) low->deleter(low);
+    if (ref != NULL) ref->deleter(ref);
+    free(px);
+    free(rgb);
+    return ok;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s MODELS_DIR PHOTOS_DIR\n", argv[0]);
+        return 2;
+    }
+    cutout_context_params params = cutout_context_default_params();
+    const char *dirs[] = {argv[1]};
+    params.model_dirs = dirs;
+    params.num_model_dirs = 1;
+    cutout_context *ctx = NULL;
+    if (cutout_context_create(&params, &ctx) != CUTOUT_OK) {
+        fprintf(stderr, "FAIL: context: %s\n", cutout_last_error());
+        return 1;
+    }
+    DIR *d = opendir(argv[2]);
+    if (d == NULL) {
+        fprintf(stderr, "FAIL: %s: cannot open the photo folder\n", argv[2]);
+        cutout_context_destroy(ctx);
+        return 1;
+    }
+    int photos = 0, passed = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len < 5 || strcmp(e->d_name + len - 4, ".png") != 0) continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", argv[2], e->d_name);
+        ++photos;
+        passed += check_photo(ctx, path, e->d_name);
+    }
+    closedir(d);
+    cutout_context_destroy(ctx);
+    printf("%d of %d photos within the bar\n", passed, photos);
+    return photos > 0 && passed == photos ? 0 : 1;
+}
