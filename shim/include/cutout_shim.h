@@ -103,9 +103,12 @@ void cutout_shim_model_free(cutout_shim_model *model);
 /* The device the model lives on. */
 DLDevice cutout_shim_model_device(const cutout_shim_model *model);
 
-/* Allocates a zero-filled float32 tensor of the given compact shape on
- * `device`. On success the caller owns *out and calls (*out)->deleter(*out)
- * exactly once. Errors: OUT_OF_MEMORY, DEVICE. */
+/* Allocates a float32 tensor of the given compact shape on `device`, with
+ * undefined contents (not zero-filled: at the pixel limit that would be a
+ * pass over 84 MB that every node then overwrites). The caller writes every
+ * element before handing the tensor on, and releases it on any failure.
+ * On success the caller owns *out and calls (*out)->deleter(*out) exactly
+ * once. Thread-safe. Errors: OUT_OF_MEMORY, DEVICE. */
 cutout_shim_status cutout_shim_alloc_float32(DLDevice device, int32_t ndim,
                                              const int64_t *shape,
                                              DLManagedTensor **out,

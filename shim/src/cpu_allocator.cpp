@@ -13,9 +13,12 @@
 #include <c10/core/impl/alloc_cpu.h>
 
 #include <dlfcn.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 
 #include <map>
 #include <mutex>
+#include <new>
 #include <unordered_map>
 
 namespace cutout_shim {
@@ -25,7 +28,22 @@ const size_t kMinCachedBytes = size_t(1) << 20;   // smaller blocks: glibc's hea
 const size_t kCacheCapBytes = size_t(1) << 30;    // at most 1 GiB kept while unused
 const size_t kRoundBytes = size_t(1) << 16;       // sizes rounded up to 64 KiB
 
+const size_t kHugePageBytes = size_t(2) << 20;
+
 thread_local int t_scope_depth = 0;
+
+// A new block for the cache. Blocks of 2 MiB or more are aligned to 2 MiB
+// and marked for transparent huge pages (where the kernel only gives them
+// on request): the forward pass streams through tens of megabytes of
+// activations, and with 4 KiB pages it was 5-10% slower on the machine
+// in the README. Freed with free() like c10's own blocks.
+void *new_block(size_t size) {
+    if (size < kHugePageBytes) return c10::alloc_cpu(size);  // throws c10::Error when out of memory
+    void *ptr = nullptr;
+    if (posix_memalign(&ptr, kHugePageBytes, size) != 0) throw std::bad_alloc();
+    (void)madvise(ptr, size, MADV_HUGEPAGE);  // only a hint: the block works without it
+    return ptr;
+}
 
 class caching_cpu_allocator final : public c10::Allocator {
 public:
@@ -36,7 +54,7 @@ public:
         size_t size = (n + kRoundBytes - 1) / kRoundBytes * kRoundBytes;
         void *ptr = take(size);
         if (ptr == nullptr) {
-            ptr = c10::alloc_cpu(size);  // throws c10::Error when out of memory
+            ptr = new_block(size);
             std::lock_guard<std::mutex> lock(mutex_);
             try {
                 live_.emplace(ptr, size);

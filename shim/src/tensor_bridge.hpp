@@ -78,4 +78,9 @@ at::Tensor to_float01(const at::Tensor &t);
 // Returns `t` itself when the size already matches.
 at::Tensor resize_bilinear(const at::Tensor &t, int64_t height, int64_t width);
 
+// The same resize written into `dst`, an N x C x height x width compact
+// float32 tensor that does not overlap `t`; a plain copy when the sizes
+// already match.
+void resize_bilinear_into(const at::Tensor &t, at::Tensor &dst);
+
 }  // namespace cutout_shim

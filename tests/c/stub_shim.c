@@ -152,11 +152,14 @@ cutout_shim_status cutout_shim_alloc_float32(DLDevice device, int32_t ndim, cons
         count *= (size_t)shape[i];
     }
     stub_tensor *t = calloc(1, sizeof *t);
-    float *data = t ? calloc(count ? count : 1, sizeof(float)) : NULL;
+    float *data = t ? malloc((count ? count : 1) * sizeof(float)) : NULL;
     if (!data) {
         free(t);
         return fail(CUTOUT_SHIM_ERR_OUT_OF_MEMORY, err, err_cap, "output: out of memory");
     }
+    /* Like the real shim's, the contents are undefined: NaN everywhere, so
+     * an element the plugin forgets to write shows in the tests' checks. */
+    memset(data, 0xff, (count ? count : 1) * sizeof(float));
     memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
     t->managed.dl_tensor = (DLTensor){
         .data = data, .device = device, .ndim = ndim, .dtype = {kDLFloat, 32, 1},

@@ -1313,11 +1313,11 @@ static int case_alloc(void) {
         CHECK(t->strides == NULL ||
                   (t->strides[0] == 15 && t->strides[1] == 5 && t->strides[2] == 1),
               "not compact");
-        const float *v = (const float *)((const char *)t->data + t->byte_offset);
-        bool zero = true;
-        for (int i = 0; i < 30; ++i) zero = zero && float_bits(v[i]) == 0;
-        CHECK(zero, "not zero-filled");
-        ((float *)v)[29] = 1.0f; /* writable */
+        float *v = (float *)((char *)t->data + t->byte_offset);
+        for (int i = 0; i < 30; ++i) v[i] = (float)i; /* every element writable */
+        bool kept = true;
+        for (int i = 0; i < 30; ++i) kept = kept && v[i] == (float)i;
+        CHECK(kept, "written values not kept");
         m->deleter(m);
     }
     /* A scalar and an empty tensor. */
