@@ -93,7 +93,7 @@ static int split_list(char *text, char **items) {
 /* ---- one call, with its stages timed through the callbacks ---- */
 
 typedef struct stage_clock {
-    double marks[4 * 64]; /* abort polls: before item, pre, forward, after forward */
+    double marks[4 * 64]; /* times of the abort polls, in order (see stage_times) */
     int n;
 } stage_clock;
 
@@ -106,6 +106,37 @@ static bool mark_abort(void *user) {
 typedef struct call_time {
     double total, pre, forward, post, other;
 } call_time;
+
+/* Splits one call's time into its stages from the abort polls. For each
+ * chunk of `chunk` items the plugin polls once before it; then the shim
+ * polls three times per forward pass (before pre-processing, before the
+ * pass, after it), with one pass per item on a CPU; then the plugin polls
+ * before each further item of the chunk, between compositions. Pre-
+ * processing and the forward pass are the shim's first two intervals;
+ * post-processing is the rest of the chunk (resizing the matte back and
+ * composing the outputs). When the polls do not follow that pattern,
+ * everything is counted as "other". */
+static void stage_times(const stage_clock *c, int64_t batch, int64_t chunk, double start,
+                        double end, call_time *t) {
+    t->total = end - start;
+    t->pre = t->forward = t->post = 0;
+    if (c->n == (int)(4 * batch)) {
+        int k = 0;
+        for (int64_t first = 0; first < batch; first += chunk) {
+            int64_t count = batch - first < chunk ? batch - first : chunk;
+            int chunk_end = k + 1 + 4 * (int)count - 1; /* next chunk's first poll */
+            for (int64_t i = 0; i < count; ++i) {
+                int s = k + 1 + 3 * (int)i;
+                t->pre += c->marks[s + 1] - c->marks[s];
+                t->forward += c->marks[s + 2] - c->marks[s + 1];
+                int next = i + 1 < count ? s + 3 : chunk_end;
+                t->post += (next < c->n ? c->marks[next] : end) - c->marks[s + 2];
+            }
+            k = chunk_end;
+        }
+    }
+    t->other = t->total - t->pre - t->forward - t->post;
+}
 
 static float *g_pixels; /* reused input buffer */
 
@@ -120,34 +151,22 @@ static DLManagedTensor *run_node(cutout_context *ctx, const float *pixels, int64
     cutout_input inputs[] = {
         {"image", CUTOUT_VALUE_TENSOR, &image, 0, 0, false, NULL},
         {"model", CUTOUT_VALUE_STRING, NULL, 0, 0, false, "isnet"},
-        {"batch_size", CUTOUT_VALUE_INT, NULL,
-         g_batch_size > 0 && g_batch_size < batch ? g_batch_size : batch, 0, false, NULL},
+        {"batch_size", CUTOUT_VALUE_INT, NULL, 0, 0, false, NULL},
         {"precision", CUTOUT_VALUE_STRING, NULL, 0, 0, false, precision},
     };
+    const int64_t chunk = g_batch_size > 0 && g_batch_size < batch ? g_batch_size : batch;
     stage_clock clock = {.n = 0};
     cutout_run_params rp = cutout_run_default_params();
     rp.should_abort = mark_abort;
     rp.abort_user = &clock;
+    inputs[2].i = chunk;
     DLManagedTensor *out[2] = {NULL, NULL};
     double start = now_s();
     if (cutout_node_run(ctx, "CutoutRemoveBackground", inputs, 4, &rp, out, 2) != CUTOUT_OK)
         die("cutout_node_run");
     double end = now_s();
     out[0]->deleter(out[0]);
-    /* With batch_size = batch the shim polls: before pre-processing, before
-     * the forward pass, after it (the plugin may poll more; take the last
-     * three before the end). */
-    if (t != NULL) {
-        t->total = end - start;
-        t->pre = t->forward = t->post = 0;
-        if (clock.n >= 3) {
-            int k = clock.n - 3;
-            t->pre = clock.marks[k + 1] - clock.marks[k];
-            t->forward = clock.marks[k + 2] - clock.marks[k + 1];
-            t->post = end - clock.marks[k + 2]; /* post-process + compose + output */
-        }
-        t->other = t->total - t->pre - t->forward - t->post;
-    }
+    if (t != NULL) stage_times(&clock, batch, chunk, start, end, t);
     return out[1];
 }
 

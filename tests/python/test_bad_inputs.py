@@ -236,9 +236,9 @@ def test_model_file_that_is_not_a_model(package, model, pattern):
     ("inf_out", "not finite"),
     ("int64_out", "wrong dtype"),
     ("bool_out", "wrong dtype"),
-    ("two_channels", r"wrong shape \(expected \[2,1,H,W\], got \[2,2,32,32\]\)"),
+    ("two_channels", r"wrong shape \(expected \[1,1,H,W\], got \[1,2,32,32\]\)"),
     ("rank3_out", "expected 4 dims"),
-    ("batch1_out", r"wrong shape \(expected \[2,1,H,W\], got \[1,1,32,32\]\)"),
+    ("doubled_batch", r"wrong shape \(expected \[1,1,H,W\], got \[2,1,32,32\]\)"),
     ("none_out", "expected a tensor"),
     ("tuple_int_first", "expected a tensor"),
 ])

@@ -15,7 +15,7 @@ carries the "cutout_meta.json" extra file, unless its name says otherwise.
   bool_out.pt        returns a bool tensor
   two_channels.pt    B x 2 x H x W
   rank3_out.pt       B x H x W
-  batch1_out.pt      always a batch of 1, whatever came in
+  doubled_batch.pt   twice the batch that came in
   scalar_out.pt      a 0-dim tensor
   none_out.pt        returns None
   string_out.pt      returns a string
@@ -103,9 +103,9 @@ class Rank3Out(Good):
         return torch.sigmoid(x.mean(dim=1))
 
 
-class Batch1Out(Good):
+class DoubledBatch(Good):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(x[:1].mean(dim=1, keepdim=True))
+        return torch.sigmoid(torch.cat([x, x]).mean(dim=1, keepdim=True))
 
 
 class ScalarOut(Good):
@@ -145,7 +145,7 @@ MODELS = {
     "bool_out.pt": (BoolOut, META),
     "two_channels.pt": (TwoChannels, META),
     "rank3_out.pt": (Rank3Out, META),
-    "batch1_out.pt": (Batch1Out, META),
+    "doubled_batch.pt": (DoubledBatch, META),
     "scalar_out.pt": (ScalarOut, META),
     "none_out.pt": (NoneOut, META),
     "string_out.pt": (StringOut, META),
