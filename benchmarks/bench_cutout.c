@@ -1,7 +1,7 @@
 /*
  * bench_cutout.c - speed and memory of CutoutRemoveBackground through the
  * public C API, interleaved with onnxruntime-node on the original ONNX model.
- * Run on demand (not a test); see benchmarks/README.md.
+ * Run on demand (not a test); see benchmarks/RESULTS.md.
  *
  * Usage:
  *   bench_cutout MODELS_DIR [options]

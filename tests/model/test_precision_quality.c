@@ -12,6 +12,12 @@
  * Photos are read as RGB; an RGBA photo's dropped alpha composites onto
  * black. Fails when the model or the photos are missing; exit status 0
  * only when every photo passed.
+ *
+ * portrait_hair_kodim04.png sits at the edge of the bar (IoU 0.9991), and
+ * the model's own response to noise far below one 8-bit step is larger
+ * than the bar there (tools/precision_stability.py). A change to the
+ * pre-processing that only moves input values by float rounding can make
+ * it fail; see benchmarks/RESULTS.md before loosening anything.
  */
 #include <dirent.h>
 #include <math.h>
