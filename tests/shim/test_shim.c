@@ -6,6 +6,7 @@
  * Each CASE is one ctest test; see the table at the end of this file.
  * Exit status: 0 all checks passed, 1 a check failed, 77 skipped.
  */
+#define _POSIX_C_SOURCE 200809L /* setenv, unsetenv */
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -529,6 +530,60 @@ static int case_bad_files(void) {
     return 0;
 }
 
+static bool count_polls(void *user) {
+    ++*(int *)user;
+    return false;
+}
+
+/* Items 1..2 of `image` (three copies of the photo): on a CPU each item has
+ * its own forward pass (3 abort polls each); CUTOUT_CPU_BATCHED_PASSES=1
+ * gives both one pass (3 polls), the path CUDA takes, with the same
+ * mattes. Also with letterbox at another processing size, whose padding
+ * and cropping back run per pass. */
+static void check_batched_passes(cutout_shim_model *model, const test_tensor *image,
+                                 const photo *p) {
+    char err[512];
+    int64_t ashape[3] = {3, p->height, p->width};
+    test_tensor single = tt_compact(F32, 3, ashape);
+    test_tensor batched = tt_compact(F32, 3, ashape);
+    const cutout_shim_predict_params letterbox = {sizeof letterbox, 48, 40,
+                                                  CUTOUT_SHIM_FIT_LETTERBOX};
+    for (int fit = 0; fit < 2; ++fit) {
+        const cutout_shim_predict_params *params = fit ? &letterbox : NULL;
+        const char *label = fit ? "letterbox 48 x 40" : "native size";
+        int single_polls = 0, batched_polls = 0;
+        fill_f32(&single, SENTINEL);
+        fill_f32(&batched, SENTINEL);
+        unsetenv("CUTOUT_CPU_BATCHED_PASSES");
+        CHECK_STATUS(cutout_shim_predict_alpha_ex(model, &image->t, 1, 2, params, &single.t,
+                                                  count_polls, &single_polls, err, sizeof err),
+                     CUTOUT_SHIM_OK, err, NULL);
+        setenv("CUTOUT_CPU_BATCHED_PASSES", "1", 1);
+        CHECK_STATUS(cutout_shim_predict_alpha_ex(model, &image->t, 1, 2, params, &batched.t,
+                                                  count_polls, &batched_polls, err, sizeof err),
+                     CUTOUT_SHIM_OK, err, NULL);
+        unsetenv("CUTOUT_CPU_BATCHED_PASSES");
+        CHECK(single_polls == 6, "%s: one pass per item: expected 6 polls, got %d", label,
+              single_polls);
+        CHECK(batched_polls == 3, "%s: one pass for both: expected 3 polls, got %d", label,
+              batched_polls);
+        double d = 0;
+        for (int64_t item = 1; item <= 2; ++item)
+            d = fmax(d, max_diff(&batched, item, f32_at3(&single, item, 0, 0)));
+        printf("  %s, 2 items: max |one pass - a pass each| = %.3g\n", label, d);
+        CHECK(d <= 1e-6, "%s: the batched pass differs from per-item passes by %g", label, d);
+        if (!fit) {
+            d = fmax(max_diff(&batched, 1, p->expected_alpha),
+                     max_diff(&batched, 2, p->expected_alpha));
+            CHECK(d <= PREDICTION_TOLERANCE, "batched pass differs from the reference by %g", d);
+        }
+        CHECK(item_all_equal(&batched, 0, SENTINEL) && item_all_equal(&single, 0, SENTINEL),
+              "%s: item 0 was written", label);
+    }
+    tt_free(&single);
+    tt_free(&batched);
+}
+
 static int case_predict_photo(void) {
     char err[512];
     photo p = load_photo();
@@ -557,6 +612,7 @@ static int case_predict_photo(void) {
     d = fmax(max_diff(&alpha, 1, p.expected_alpha), max_diff(&alpha, 2, p.expected_alpha));
     CHECK(d <= PREDICTION_TOLERANCE, "batch of 2 differs from the reference by %g", d);
     CHECK(item_all_equal(&alpha, 0, SENTINEL), "item 0 was written");
+    check_batched_passes(model, &image, &p);
 
     /* The same photo as float32 (v / 255), float16 and RGBA float32. */
     int64_t shape4[4] = {1, h, w, 4};
