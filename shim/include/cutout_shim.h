@@ -125,8 +125,10 @@ cutout_shim_status cutout_shim_count_nonfinite(const DLTensor *t, int64_t first,
  * is read), and writes it into the same items of `alpha_out` (B x H x W
  * float32, compact, on the image's device), values in 0..1, resized back to
  * H x W bilinearly. On CUDA the items share one forward pass; on a CPU each
- * item has its own (faster there). `abort` may be NULL; it is polled before
- * each pass's pre-processing, before the pass and after it.
+ * item has its own (as fast there, and far less memory; the environment
+ * variable CUTOUT_CPU_BATCHED_PASSES=1 makes a CPU share one pass too).
+ * `abort` may be NULL; it is polled before each pass's pre-processing,
+ * before the pass and after it.
  * Errors: INVALID_INPUT, DEVICE, OUT_OF_MEMORY, INFERENCE (the model failed
  * or returned something other than a finite B x 1 x S x S tensor),
  * CANCELLED. */
