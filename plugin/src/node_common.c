@@ -103,9 +103,11 @@ cutout_status node_check_host_memory(const image_shape *is, int64_t batch_pixels
                             (long long)(output_bytes >> 20), (long long)(available >> 20));
 }
 
-bool node_aborted(const cutout_run_params *run)
+cutout_status node_check_abort(const cutout_run_params *run, int64_t item, int64_t batch)
 {
-    return run->should_abort && run->should_abort(run->abort_user);
+    if (!run->should_abort || !run->should_abort(run->abort_user)) return CUTOUT_OK;
+    return cutout_error_set(CUTOUT_CANCELLED, "cancelled before item %lld of %lld",
+                            (long long)item + 1, (long long)batch);
 }
 
 void node_release(DLManagedTensor **t)

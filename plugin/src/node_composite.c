@@ -143,11 +143,7 @@ cutout_status node_composite_run(cutout_context *ctx, const bound_inputs *in,
     cutout_shim_status ss = cutout_shim_alloc_float32(image->device, 4, dims, &out, err, sizeof err);
     if (ss != CUTOUT_SHIM_OK) return node_shim_failed(ss, err);
     for (int64_t item = 0; st == CUTOUT_OK && item < is.batch; item++) {
-        if (node_aborted(run)) {
-            st = cutout_error_set(CUTOUT_CANCELLED, "cancelled before item %lld of %lld",
-                                  (long long)item + 1, (long long)is.batch);
-            break;
-        }
+        if ((st = node_check_abort(run, item, is.batch)) != CUTOUT_OK) break;
         ss = cutout_shim_composite_item(image, mask, item, ms.batch == 1 ? 0 : item,
                                         transparent_is_one, &bg, use_bg_image ? bg_image : NULL,
                                         bs.batch == 1 ? 0 : item, &out->dl_tensor, err,

@@ -96,11 +96,7 @@ cutout_status node_matte_batch(cutout_context *ctx, const bound_inputs *in,
     /* 3. The batch loop: one forward pass per chunk, then each item. */
     for (int64_t first = 0; st == CUTOUT_OK && first < is.batch; first += batch_size) {
         int64_t count = is.batch - first < batch_size ? is.batch - first : batch_size;
-        if (node_aborted(run)) {
-            st = cutout_error_set(CUTOUT_CANCELLED, "cancelled before item %lld of %lld",
-                                  (long long)first + 1, (long long)is.batch);
-            break;
-        }
+        if ((st = node_check_abort(run, first, is.batch)) != CUTOUT_OK) break;
         ss = steps->predict
                  ? cutout_shim_predict_alpha_ex(model->model, image, first, count, steps->predict,
                                                 &out_mask->dl_tensor, run->should_abort,
@@ -119,11 +115,7 @@ cutout_status node_matte_batch(cutout_context *ctx, const bound_inputs *in,
             break;
         }
         for (int64_t item = first; item < first + count; item++) {
-            if (item > first && node_aborted(run)) {
-                st = cutout_error_set(CUTOUT_CANCELLED, "cancelled before item %lld of %lld",
-                                      (long long)item + 1, (long long)is.batch);
-                break;
-            }
+            if (item > first && (st = node_check_abort(run, item, is.batch)) != CUTOUT_OK) break;
             const int64_t guide_item = ms.batch == 1 ? 0 : item;
             ss = steps->finish
                      ? cutout_shim_finish_item(image, mask, item, guide_item, steps->finish,

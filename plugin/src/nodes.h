@@ -77,7 +77,9 @@ extern const node_needs node_composite_needs[];
  * node_shim_failed: a shim failure as the node's status; the shim's message
  *   already names the input.
  * node_release: calls *t's deleter once (if any) and sets *t to NULL.
- * node_aborted: true when the host's should_abort (may be NULL) says stop.
+ * node_check_abort: asks the host's should_abort (may be NULL) before item
+ *   `item` (0-based) of `batch`; CUTOUT_CANCELLED, with a message naming
+ *   that item, when it says stop (should_abort runs on the calling thread).
  * The checks below return CUTOUT_OK or set the error and return its status.
  * node_check_devices: the image is on the context's device and the mask
  *   (may be NULL) beside it. Errors: DEVICE.
@@ -86,7 +88,7 @@ extern const node_needs node_composite_needs[];
  *   the system has available. Errors: OUT_OF_MEMORY. */
 cutout_status node_shim_failed(cutout_shim_status st, const char *err);
 void node_release(DLManagedTensor **t);
-bool node_aborted(const cutout_run_params *run);
+cutout_status node_check_abort(const cutout_run_params *run, int64_t item, int64_t batch);
 cutout_status node_check_devices(const cutout_context *ctx, const DLTensor *image,
                                  const DLTensor *mask);
 cutout_status node_check_finite(const char *name, const DLTensor *t, int64_t batch);
