@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "fuzz_check.h"
+#include "fuzz_model_dir.h"
 #include "fuzz_tensor.h"
 #include "stub_shim.h"
 
@@ -70,7 +71,6 @@ static void print_outcomes(void)
                 g_succeeded[i], g_failed[i]);
 }
 static cutout_context *g_ctx;
-static char g_model_dir[64];
 
 static value_type type_of(const char *text)
 {
@@ -130,35 +130,19 @@ static void read_spec(void)
     cJSON_Delete(doc);
 }
 
-static void cleanup(void)
-{
-    char path[128];
-    snprintf(path, sizeof path, "%s/stub.pt", g_model_dir);
-    unlink(path);
-    rmdir(g_model_dir);
-    cutout_context_destroy(g_ctx);
-}
+static void destroy_context(void) { cutout_context_destroy(g_ctx); }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    snprintf(g_model_dir, sizeof g_model_dir, "/tmp/cutout-fuzz-XXXXXX");
-    FUZZ_CHECK(mkdtemp(g_model_dir) != NULL, "mkdtemp failed");
-    char path[128];
-    snprintf(path, sizeof path, "%s/stub.pt", g_model_dir);
-    FILE *f = fopen(path, "wb");
-    FUZZ_CHECK(f != NULL, "cannot write %s", path);
-    fputs("cutout-stub-model\n", f);
-    fclose(f);
-    unsetenv("CUTOUT_MODEL_PATH");
-    const char *dirs[] = {g_model_dir};
+    const char *dirs[] = {fuzz_make_model_dir()};
     cutout_context_params p = cutout_context_default_params();
     p.model_dirs = dirs;
     p.num_model_dirs = 1;
     FUZZ_CHECK(cutout_context_create(&p, &g_ctx) == CUTOUT_OK, "context: %s", cutout_last_error());
     read_spec();
-    atexit(cleanup);
+    atexit(destroy_context);
     if (getenv("CUTOUT_FUZZ_STATS")) atexit(print_outcomes);
     return 0;
 }

@@ -34,11 +34,11 @@
 #include "cutout.h"
 #include "fuzz_bytes.h"
 #include "fuzz_check.h"
+#include "fuzz_model_dir.h"
 #include "fuzz_tensor.h"
 #include "stub_shim.h"
 
 static cutout_context *g_ctx;
-static char g_model_dir[64];
 
 /* Outcome counts, printed at exit when CUTOUT_FUZZ_STATS is set, to see
  * how much of the corpus reaches the valid path. */
@@ -54,43 +54,19 @@ static void print_outcomes(void)
             g_outcomes[OUT_MODEL], g_outcomes[OUT_REFUSED], g_outcomes[OUT_SKIPPED]);
 }
 
-static void write_text(const char *name, const char *text)
-{
-    char path[128];
-    snprintf(path, sizeof path, "%s/%s", g_model_dir, name);
-    FILE *f = fopen(path, "wb");
-    FUZZ_CHECK(f != NULL, "cannot write %s", path);
-    fputs(text, f);
-    fclose(f);
-}
-
-static void remove_model_dir(void)
-{
-    const char *names[] = {"stub.pt", "broken.pt"};
-    char path[128];
-    for (size_t i = 0; i < 2; i++) {
-        snprintf(path, sizeof path, "%s/%s", g_model_dir, names[i]);
-        unlink(path);
-    }
-    rmdir(g_model_dir);
-    cutout_context_destroy(g_ctx);
-}
+static void destroy_context(void) { cutout_context_destroy(g_ctx); }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    snprintf(g_model_dir, sizeof g_model_dir, "/tmp/cutout-fuzz-XXXXXX");
-    FUZZ_CHECK(mkdtemp(g_model_dir) != NULL, "mkdtemp failed");
-    write_text("stub.pt", "cutout-stub-model\n");
-    write_text("broken.pt", "not a model\n");
-    unsetenv("CUTOUT_MODEL_PATH");
-    const char *dirs[] = {g_model_dir};
+    const char *dirs[] = {fuzz_make_model_dir()};
+    fuzz_add_model_file("broken.pt", "not a model\n");
     cutout_context_params p = cutout_context_default_params();
     p.model_dirs = dirs;
     p.num_model_dirs = 1;
     FUZZ_CHECK(cutout_context_create(&p, &g_ctx) == CUTOUT_OK, "context: %s", cutout_last_error());
-    atexit(remove_model_dir);
+    atexit(destroy_context);
     if (getenv("CUTOUT_FUZZ_STATS")) atexit(print_outcomes);
     return 0;
 }

@@ -22,38 +22,21 @@
 
 #include "cutout.h"
 #include "fuzz_check.h"
+#include "fuzz_model_dir.h"
 #include "stub_shim.h"
 
 #define MAX_TEXT (64 * 1024)
 
-static char g_model_dir[64];
 static float g_pixels[2 * 4 * 5 * 3];
 static int64_t g_shape[4] = {2, 4, 5, 3};
-
-static void remove_model_dir(void)
-{
-    char path[128];
-    snprintf(path, sizeof path, "%s/stub.pt", g_model_dir);
-    unlink(path);
-    rmdir(g_model_dir);
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    snprintf(g_model_dir, sizeof g_model_dir, "/tmp/cutout-fuzz-XXXXXX");
-    FUZZ_CHECK(mkdtemp(g_model_dir) != NULL, "mkdtemp failed");
-    char path[128];
-    snprintf(path, sizeof path, "%s/stub.pt", g_model_dir);
-    FILE *f = fopen(path, "wb");
-    FUZZ_CHECK(f != NULL, "cannot write %s", path);
-    fputs("cutout-stub-model\n", f);
-    fclose(f);
-    unsetenv("CUTOUT_MODEL_PATH");
+    fuzz_make_model_dir();
     for (size_t i = 0; i < sizeof g_pixels / sizeof g_pixels[0]; i++)
         g_pixels[i] = (float)(i % 11) / 10.0f;
-    atexit(remove_model_dir);
     return 0;
 }
 
@@ -114,7 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(text, data, size);
     text[size] = '\0';
 
-    const char *dirs[] = {g_model_dir};
+    const char *dirs[] = {fuzz_model_dir};
     cutout_context_params p = cutout_context_default_params();
     p.model_dirs = dirs;
     p.num_model_dirs = 1;
