@@ -30,6 +30,7 @@
 
 #include <cutout.h>
 
+#include "matte_diff.h"
 #include "png_read.h"
 
 #define MAX_LIST 8
@@ -273,17 +274,8 @@ static void photo_diffs(cutout_context *ctx, const char *dir, char **precisions,
                 ref = out[1];
                 continue;
             }
-            const float *a = out[1]->dl_tensor.data, *b = ref->dl_tensor.data;
-            double sum = 0, max = 0, inter = 0, uni = 0;
-            for (int64_t i = 0; i < h * w; ++i) {
-                double dd = fabs((double)a[i] - b[i]);
-                sum += dd;
-                if (dd > max) max = dd;
-                inter += (a[i] >= 0.5f) && (b[i] >= 0.5f);
-                uni += (a[i] >= 0.5f) || (b[i] >= 0.5f);
-            }
-            printf("  %-34s %-6s %10.2e %10.2e %9.5f\n", e->d_name, prec, sum / (double)(h * w), max,
-                   uni > 0 ? inter / uni : 1.0);
+            matte_diff d = matte_diff_of(out[1]->dl_tensor.data, ref->dl_tensor.data, h * w);
+            printf("  %-34s %-6s %10.2e %10.2e %9.5f\n", e->d_name, prec, d.mean, d.max, d.iou);
             out[1]->deleter(out[1]);
         }
         if (ref != NULL) ref->deleter(ref);

@@ -20,13 +20,13 @@
  * it fail; see benchmarks/RESULTS.md before loosening anything.
  */
 #include <dirent.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cutout.h>
 
+#include "matte_diff.h"
 #include "png_read.h"
 
 static const double kMaxMean = 1e-3;
@@ -61,17 +61,10 @@ static int check_photo(cutout_context *ctx, const char *path, const char *name) 
     DLManagedTensor *low = ref != NULL ? run_mask(ctx, &image, "bf16") : NULL;
     int ok = 0;
     if (low != NULL) {
-        const float *a = low->dl_tensor.data, *b = ref->dl_tensor.data;
-        double sum = 0, inter = 0, uni = 0;
-        for (int64_t i = 0; i < h * w; ++i) {
-            sum += fabs((double)a[i] - b[i]);
-            inter += (a[i] >= 0.5f) && (b[i] >= 0.5f);
-            uni += (a[i] >= 0.5f) || (b[i] >= 0.5f);
-        }
-        double mean = sum / (double)(h * w), iou = uni > 0 ? inter / uni : 1.0;
-        ok = mean <= kMaxMean && iou >= kMinIoU;
+        matte_diff d = matte_diff_of(low->dl_tensor.data, ref->dl_tensor.data, h * w);
+        ok = d.mean <= kMaxMean && d.iou >= kMinIoU;
         printf("%s %-32s bf16 vs fp32: mean |d| %.2e (max %.0e), IoU@0.5 %.5f (min %.3f)\n",
-               ok ? "ok  " : "FAIL", name, mean, kMaxMean, iou, kMinIoU);
+               ok ? "ok  " : "FAIL", name, d.mean, kMaxMean, d.iou, kMinIoU);
     }
     if (low != NULL) low->deleter(low);
     if (ref != NULL) ref->deleter(ref);
