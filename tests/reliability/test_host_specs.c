@@ -137,7 +137,7 @@ int main(int argc, char **argv)
     set_optional_without_default(input_named(doc, "batch_size"));
     EXPECT_RUN(doc, false, CUTOUT_ERR_INVALID_INPUT, "batch_size: required input missing");
 
-    /* batch_size far above the batch: one pass over all three images. */
+    /* batch_size far above the batch: one chunk holding all three images. */
     doc = embedded();
     set_number(input_named(doc, "batch_size"), "max", 9e15);
     set_number(input_named(doc, "batch_size"), "default", 9e15);
