@@ -93,6 +93,15 @@ at::Tensor output_view(DLTensor *t, const std::string &name, const at::Tensor &i
     return out;
 }
 
+// How many values of a floating-point tensor are NaN or +-Inf. A sum is
+// finite only when every value is (NaN and Inf propagate), and it needs no
+// temporary of the tensor's size: count exactly only when it is not (a NaN
+// or Inf, or finite values large enough to overflow).
+int64_t nonfinite_count(const at::Tensor &t) {
+    if (at::isfinite(t.sum(at::kFloat)).item<bool>()) return 0;
+    return at::logical_not(at::isfinite(t)).sum().item<int64_t>();
+}
+
 // The tensor a model returned: the value itself, or the first element of a
 // tuple or list.
 at::Tensor returned_tensor(const c10::IValue &value) {
@@ -128,10 +137,7 @@ at::Tensor checked_output(const c10::IValue &value, int64_t count, const c10::De
     if (y.device() != device)
         fail(CUTOUT_SHIM_ERR_INFERENCE, "model output: on " + device_string(y.device()) +
                                             " but the model runs on " + device_string(device));
-    // The sum is finite when every value is (see count_nonfinite); count
-    // exactly only when it is not.
-    if (at::isfinite(y.sum(at::kFloat)).item<bool>()) return y;
-    int64_t bad = at::logical_not(at::isfinite(y)).sum().item<int64_t>();
+    int64_t bad = nonfinite_count(y);
     if (bad != 0)
         fail(CUTOUT_SHIM_ERR_INFERENCE,
              "model output: not finite (expected all values finite, got " + std::to_string(bad) +
@@ -309,12 +315,7 @@ extern "C" cutout_shim_status cutout_shim_count_nonfinite(const DLTensor *t, int
                  "tensor: expected at least 1 dim B x ..., got 0 dims");
         require_items(first, count, v.size(0), 0);
         if (!at::isFloatingType(v.scalar_type()) || count == 0) return CUTOUT_SHIM_OK;
-        at::Tensor items = v.narrow(0, first, count);
-        // A sum is finite only when every value is (NaN and Inf propagate), and
-        // it needs no temporary of the input's size: count exactly only when
-        // it is not (a NaN or Inf, or finite values large enough to overflow).
-        if (at::isfinite(items.sum(at::kFloat)).item<bool>()) return CUTOUT_SHIM_OK;
-        *nonfinite = at::logical_not(at::isfinite(items)).sum().item<int64_t>();
+        *nonfinite = nonfinite_count(v.narrow(0, first, count));
         return CUTOUT_SHIM_OK;
     });
 }
