@@ -349,7 +349,7 @@ extern "C" cutout_shim_status cutout_shim_predict_alpha_ex(
         // On a CPU a pass over several images is no faster than a pass per
         // image (8 images at 1024 x 1024: 0.264 against 0.270 s per image in
         // bf16, 1.20 against 1.17 s in fp32), and its activations grow with
-        // the count (16 such images in one pass peaked at 3.8 GB, against
+        // the count (16 such images in one pass peaked at 3.6 GB, against
         // 1.5 GB). There the items go through one by one, unless
         // CUTOUT_CPU_BATCHED_PASSES=1 asks for CUDA's way (to compare the
         // two, and so that tests run the batched path without a GPU).
