@@ -6,14 +6,22 @@ Run it with the Python that runs ComfyUI (ComfyUI-Manager does so itself):
     python python_wrapper/install.py            # build + fetch the model
     python python_wrapper/install.py --no-model # build only
 
-Steps: configure CMake in <repository>/build with CMAKE_PREFIX_PATH set to
-this torch's cmake folder (torch.utils.cmake_prefix_path; a distribution's
-torch without one uses the system libtorch's CMake package), build the
-``cutout`` target (the library lands in build/), run tools/fetch-model unless
-the default model is already installed, then import the package once to
-check that the new library loads (ABI and torch version). Exits non-zero
-with the failing command on any error. Needs cmake, a C11 and a C++17
-compiler, libcjson and the DLPack header; fetching needs npm.
+Steps: check that the build tools are there (cmake, make, a C11 and a C++17
+compiler, the cJSON and DLPack headers) and stop with one message naming
+what is missing and the command that installs it; configure CMake in
+<repository>/build against this torch; build the ``cutout`` target (the
+library lands in build/); run tools/fetch-model unless the default model is
+already installed; import the package once to check that the new library
+loads (ABI and torch version). Exits non-zero with the failing command on
+any error.
+
+A torch wheel (pip, in a virtual environment) is used through its package
+folder (headers and libraries), not its CMake package, which for a CUDA
+wheel wants a CUDA toolkit that the build does not need. The direct oneDNN
+path is left out there: the wheel carries its own oneDNN, and a second one
+beside it in the process is not safe. A distribution's torch (Debian's
+python3-torch) has no headers of its own and is built against the system
+libtorch's CMake package, which links the system oneDNN it also uses.
 """
 
 import argparse
@@ -36,38 +44,102 @@ def run(command, **kwargs):
                  f"{' '.join(str(c) for c in command)}")
 
 
-def torch_cmake_prefix():
+APT_PACKAGES = {
+    "cmake": "cmake",
+    "make": "make",
+    "a C compiler": "gcc",
+    "a C++ compiler": "g++",
+    "the cJSON headers (cjson/cJSON.h)": "libcjson-dev",
+    "the DLPack header (dlpack/dlpack.h)": "libdlpack-dev",
+}
+
+
+def import_torch():
     try:
         import torch
         import torch.utils
     except ImportError:
         sys.exit(f"install.py: torch is not installed for {sys.executable}; run this script "
                  f"with the Python that runs ComfyUI")
-    prefix = getattr(torch.utils, "cmake_prefix_path", None)
-    if not prefix or not os.path.isdir(os.path.join(prefix, "Torch")):
-        # Distribution packages (Debian's python3-torch) ship the CMake
-        # package with the system libtorch instead; CMake finds it there, and
-        # the import check at the end proves it is the running torch.
-        print(f"torch {torch.__version__} has no CMake package at {prefix!r}; "
-              f"using the system libtorch CMake package", flush=True)
-        return torch.__version__, None
-    return torch.__version__, prefix
+    return torch
 
 
-def build(build_dir, jobs, build_type):
-    if shutil.which("cmake") is None:
-        sys.exit("install.py: cmake is not on PATH (expected cmake >= 3.18)")
-    torch_version, prefix = torch_cmake_prefix()
-    print(f"Building libcutout against torch {torch_version}", flush=True)
+def wheel_dir(torch):
+    """The torch package folder when it holds the headers (a wheel), else None."""
+    folder = Path(torch.__file__).resolve().parent
+    return folder if (folder / "include" / "torch" / "script.h").is_file() else None
+
+
+def include_dirs(extra=()):
+    """Folders a compiler searches for headers, most specific first."""
+    dirs = [Path(d) for d in extra]
+    for variable in ("CPATH", "C_INCLUDE_PATH", "CPLUS_INCLUDE_PATH"):
+        dirs += [Path(d) for d in os.environ.get(variable, "").split(os.pathsep) if d]
+    dirs += [Path(sys.prefix) / "include", Path("/usr/local/include"), Path("/usr/include")]
+    return dirs
+
+
+def has_header(name, extra_dirs=()):
+    return any((d / name).is_file() for d in include_dirs(extra_dirs))
+
+
+def missing_build_tools(torch_dir, path=None):
+    """What the build needs and cannot find, as keys of APT_PACKAGES. `path`
+    replaces PATH for the programs (tests use it)."""
+    def found(*programs):
+        return any(shutil.which(p, path=path) for p in programs if p)
+
+    missing = []
+    if not found("cmake"):
+        missing.append("cmake")
+    if not found("make", "ninja"):
+        missing.append("make")
+    if not found(os.environ.get("CC"), "cc", "gcc", "clang"):
+        missing.append("a C compiler")
+    if not found(os.environ.get("CXX"), "c++", "g++", "clang++"):
+        missing.append("a C++ compiler")
+    if not has_header("cjson/cJSON.h"):
+        missing.append("the cJSON headers (cjson/cJSON.h)")
+    torch_headers = [torch_dir / "include"] if torch_dir is not None else []
+    if not has_header("dlpack/dlpack.h") and not has_header("ATen/dlpack.h", torch_headers):
+        missing.append("the DLPack header (dlpack/dlpack.h)")
+    return missing
+
+
+def missing_message(missing):
+    packages = " ".join(dict.fromkeys(APT_PACKAGES[m] for m in missing))
+    return (f"install.py: cannot build libcutout: missing {', '.join(missing)}. "
+            f"On Debian or Ubuntu install them with: sudo apt-get install {packages}")
+
+
+def torch_configure_args(torch, torch_dir):
+    """CMake arguments that build against this torch."""
+    if torch_dir is not None:
+        abi = int(bool(getattr(torch._C, "_GLIBCXX_USE_CXX11_ABI", True)))
+        return [f"-DCUTOUT_TORCH_DIR={torch_dir}", f"-DCUTOUT_TORCH_CXX11_ABI={abi}",
+                "-DCUTOUT_WITH_ONEDNN=OFF"]
+    # A distribution's torch (Debian's python3-torch): its headers and CMake
+    # package come with the system libtorch it runs on; the import check at
+    # the end proves the library was built for the running torch.
+    print(f"torch {torch.__version__} has no headers of its own; using the system libtorch",
+          flush=True)
+    return []
+
+
+def build(build_dir, jobs, build_type, torch_dir_override=None):
+    torch = import_torch()
+    torch_dir = Path(torch_dir_override).resolve() if torch_dir_override else wheel_dir(torch)
+    missing = missing_build_tools(torch_dir)
+    if missing:
+        sys.exit(missing_message(missing))
+    print(f"Building libcutout against torch {torch.__version__}", flush=True)
     configure = [
         "cmake", "-S", REPOSITORY_DIR, "-B", build_dir,
         f"-DCMAKE_BUILD_TYPE={build_type}",
         f"-DPython3_EXECUTABLE={sys.executable}",
         "-DCUTOUT_BUILD_TESTS=OFF",
         "-DCUTOUT_BUILD_EXAMPLES=OFF",
-    ]
-    if prefix is not None:
-        configure.append(f"-DCMAKE_PREFIX_PATH={prefix}")
+    ] + torch_configure_args(torch, torch_dir)
     run(configure)
     run(["cmake", "--build", build_dir, "--target", "cutout", "--parallel", str(jobs)])
 
@@ -120,10 +192,12 @@ def main():
                         help="CMake build folder (default: <repository>/build, where the nodes look)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel build jobs")
     parser.add_argument("--build-type", default="Release", help="CMAKE_BUILD_TYPE (default Release)")
+    parser.add_argument("--torch-dir", help="build against the torch wheel laid out in this folder "
+                        "(include/, lib/) instead of the running torch's own folder")
     args = parser.parse_args()
 
     build_dir = Path(args.build_dir).resolve()
-    build(build_dir, args.jobs, args.build_type)
+    build(build_dir, args.jobs, args.build_type, args.torch_dir)
     library_name = {"win32": "cutout.dll", "darwin": "libcutout.dylib"}.get(sys.platform, "libcutout.so")
     library_path = build_dir / library_name
     if not library_path.is_file():

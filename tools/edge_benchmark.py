@@ -1,7 +1,7 @@
 """Measures the edge options of CutoutRemoveBackgroundAdvanced against exact
 ground truth, and what each option costs. Prints two tables.
 
-Ground truth: the RGBA cut-outs in ../shared/testdata (rgba_*.png: exact
+Ground truth: the RGBA cut-outs in tests/data/photos (rgba_*.png: exact
 alpha and exact foreground colour), composited over real photos from the
 same folder (resized to cover, centred): I = F a + B (1 - a).
 
@@ -15,7 +15,7 @@ Cost: extra time of each option per 1024 x 1024 image, relative to the
 default run (whose time is the inference); timings on a shared CPU are noisy.
 
 Usage: /usr/bin/python3 tools/edge_benchmark.py [--library build/libcutout.so]
-       [--models models] [--testdata ../shared/testdata] [--repeat N]
+       [--models models] [--testdata tests/data/photos] [--repeat N]
 """
 
 import argparse

@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TESTDATA = os.path.join(os.path.dirname(ROOT), "shared", "testdata")
+TESTDATA = os.path.join(ROOT, "tests", "data", "photos")
 
 ADVANCED = "CutoutRemoveBackgroundAdvanced"
 COMPOSITE = "CutoutCompositeBackground"

@@ -8,6 +8,7 @@
 // tensors use is bounded by the cap, and a repeated call (same sizes)
 // allocates nothing from the system after its first run.
 #include "cpu_allocator.hpp"
+#include "version_compat.hpp"
 
 #include <c10/core/Allocator.h>
 #include <c10/core/impl/alloc_cpu.h>
@@ -49,7 +50,7 @@ class caching_cpu_allocator final : public c10::Allocator {
 public:
     explicit caching_cpu_allocator(c10::Allocator *fallback) : fallback_(fallback) {}
 
-    c10::DataPtr allocate(size_t n) const override {
+    c10::DataPtr allocate(size_t n) CUTOUT_ALLOCATE_QUALIFIER override {
         if (t_scope_depth == 0 || n < kMinCachedBytes) return fallback_->allocate(n);
         size_t size = (n + kRoundBytes - 1) / kRoundBytes * kRoundBytes;
         void *ptr = take(size);
@@ -70,6 +71,12 @@ public:
     }
 
     c10::DeleterFnPtr raw_deleter() const override { return &caching_cpu_allocator::release; }
+
+#if CUTOUT_ALLOCATOR_HAS_COPY_DATA
+    void copy_data(void *dest, const void *src, std::size_t count) const override {
+        default_copy_data(dest, src, count);
+    }
+#endif
 
     size_t cached_bytes() const {
         std::lock_guard<std::mutex> lock(mutex_);

@@ -223,7 +223,12 @@ torch::jit::Value *insert_cast(torch::jit::Graph &graph, torch::jit::Node *befor
     torch::jit::Value *keep_format = graph.insertConstant(c10::IValue());
     torch::jit::Node *cast = graph.create(c10::Symbol::fromQualString("aten::to"),
                                           {value, to_dtype, no, no, keep_format});
-    cast->output()->setType(value->type());
+    // The output's type says the new dtype: typed as its input, libtorch 2.x's
+    // peephole pass takes a later cast back to float32 for a no-op and
+    // removes both.
+    c10::TensorTypePtr tensor_type = value->type()->cast<c10::TensorType>();
+    cast->output()->setType(tensor_type != nullptr ? tensor_type->withScalarType(dtype)
+                                                   : c10::TensorType::get());
     graph.insertNode(cast);
     return cast->output();
 }

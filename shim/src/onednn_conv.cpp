@@ -1,5 +1,6 @@
 // onednn_conv.cpp - see onednn_conv.hpp.
 #include "onednn_conv.hpp"
+#include "version_compat.hpp"
 
 #ifdef CUTOUT_HAVE_ONEDNN
 
@@ -100,19 +101,13 @@ private:
         p->dst_md = dnnl::memory::desc(dims{n, oc, p->out_h, p->out_w}, dt::bf16, tag::nhwc);
         dnnl::memory::desc weights_any(dims{oc, ic, kh, kw}, dt::bf16, tag::any);
         dnnl::memory::desc bias_md(dims{oc}, dt::f32, tag::x);
-        dnnl::convolution_forward::desc desc(
-            dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, p->src_md,
-            weights_any, bias_md, p->dst_md, dims{stride_[0], stride_[1]},
-            dims{dilation_[0] - 1, dilation_[1] - 1}, dims{padding_[0], padding_[1]},
-            dims{padding_[0], padding_[1]});
         dnnl::primitive_attr attr;
         attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-        if (relu_) {
-            dnnl::post_ops ops;
-            ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
-            attr.set_post_ops(ops);
-        }
-        p->pd = dnnl::convolution_forward::primitive_desc(desc, attr, engine_);
+        if (relu_) attr.set_post_ops(relu_post_ops());
+        p->pd = convolution_inference_pd(engine_, p->src_md, weights_any, bias_md, p->dst_md,
+                                         dims{stride_[0], stride_[1]},
+                                         dims{dilation_[0] - 1, dilation_[1] - 1},
+                                         dims{padding_[0], padding_[1]}, attr);
         p->conv = dnnl::convolution_forward(p->pd);
         p->scratch_bytes = p->pd.scratchpad_desc().get_size();
         // The weights, rounded to bf16 in the layout the primitive chose.
@@ -238,10 +233,8 @@ bool bf16_convolution_supported() {
             dnnl::memory::desc src({1, 16, 8, 8}, dt::bf16, tag::nhwc);
             dnnl::memory::desc weights({16, 16, 3, 3}, dt::bf16, tag::any);
             dnnl::memory::desc bias({16}, dt::f32, tag::x);
-            dnnl::convolution_forward::desc desc(
-                dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src,
-                weights, bias, src, {1, 1}, {0, 0}, {1, 1}, {1, 1});
-            dnnl::convolution_forward::primitive_desc pd(desc, engine);
+            convolution_inference_pd(engine, src, weights, bias, src, {1, 1}, {0, 0}, {1, 1},
+                                     dnnl::primitive_attr());
             return true;
         } catch (const std::exception &) {
             return false;

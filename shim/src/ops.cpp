@@ -3,6 +3,7 @@
 #include <ATen/DLConvertor.h>
 #include <ATen/Parallel.h>
 #include <torch/cuda.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/script.h>
 #include <torch/version.h>
 
@@ -360,8 +361,15 @@ extern "C" cutout_shim_status cutout_shim_predict_alpha_ex(
             poll_abort(abort, abort_user, "before pre-processing");
             at::Tensor x = model_input(*model, img, start, n, window);
             poll_abort(abort, abort_user, "before the forward pass");
-            c10::IValue result = translate_errors(CUTOUT_SHIM_ERR_INFERENCE, "model forward: ",
-                                                  [&] { return model->module.forward({x}); });
+            c10::IValue result = translate_errors(CUTOUT_SHIM_ERR_INFERENCE, "model forward: ", [&] {
+                // The graph was prepared once at load. The executor's own
+                // passes, which start with the second call, would rewrite it
+                // again (libtorch 2.x drops the bf16 casts), so a matte would
+                // depend on how often the model had run. The switch is
+                // thread-local: the host's own TorchScript is not affected.
+                torch::jit::GraphOptimizerEnabledGuard as_prepared(false);
+                return model->module.forward({x});
+            });
             poll_abort(abort, abort_user, "after the forward pass");
 
             at::Tensor y = checked_output(result, n, model->device).to(at::kFloat);

@@ -195,7 +195,7 @@ static void test_composite(void)
 
 int main(int argc, char **argv)
 {
-    testdata = argc > 1 ? argv[1] : "../shared/testdata";
+    testdata = argc > 1 ? argv[1] : "tests/data/photos";
     if (fixture_context(NULL, &ctx) != CUTOUT_OK) {
         fprintf(stderr, "context: %s\n", cutout_last_error());
         return 1;

@@ -10,7 +10,7 @@
   CUTOUT_TEST_FAKE_ABI_LIBRARY / _FAKE_TORCH_LIBRARY / _FAKE_API_LIBRARY
   (a wrong ABI, a wrong torch version, versions only). ctest sets them; by hand, CUTOUT_BUILD_DIR (default
   <repository>/build) is searched instead.
-- Photos come from CUTOUT_TESTDATA (default ../shared/testdata).
+- Photos come from CUTOUT_TESTDATA (default tests/data/photos).
 """
 
 import importlib.util
@@ -30,7 +30,7 @@ if str(TESTS_DIR / "comfy_standins") not in sys.path:
 
 import folder_paths  # noqa: E402  (the stand-in)
 
-TESTDATA_DIR = Path(os.environ.get("CUTOUT_TESTDATA") or REPOSITORY_DIR.parent / "shared" / "testdata")
+TESTDATA_DIR = Path(os.environ.get("CUTOUT_TESTDATA") or REPOSITORY_DIR / "tests" / "data" / "photos")
 BUILD_DIR = Path(os.environ.get("CUTOUT_BUILD_DIR") or REPOSITORY_DIR / "build")
 
 NODE_ID = "CutoutRemoveBackground"

@@ -14,7 +14,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 build="${CUTOUT_TSAN_BUILD:-$root/build-tsan}"
 jobs="${CUTOUT_TSAN_JOBS:-$(nproc 2>/dev/null || echo 2)}"
-testdata="${CUTOUT_TESTDATA:-$root/../shared/testdata}"
+testdata="${CUTOUT_TESTDATA:-$root/tests/data/photos}"
 
 echo "== ThreadSanitizer build (stub shim) in $build"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \

@@ -6,8 +6,13 @@ what ComfyUI calls for each entry of extra_model_paths.yaml.
 """
 
 import os
+import tempfile
 
-models_dir = None
+# As in ComfyUI, models_dir is set from the moment the module is imported:
+# pytest 8 imports the repository's __init__.py (the package) while it sets
+# up the test session, before any fixture has called reset(). Nothing is
+# written there; the fixtures point it at a temporary ComfyUI folder.
+models_dir = os.path.join(tempfile.gettempdir(), "cutout-tests-comfyui", "models")
 folder_names_and_paths = {}
 
 
