@@ -1,6 +1,7 @@
 """Renders before/after contact sheets of the photos in examples/images/
-into examples/gallery/<stem>.png: the input, the cutout over a
-checkerboard, the mask, and the cutout on a colour, side by side.
+into examples/gallery/<stem>.png: the input; with the default options
+(quality fast) the cutout over a checkerboard and the mask; with quality
+best the same two; and the best cutout on a colour, side by side.
 
 Usage: /usr/bin/python3 tools/gallery.py [--library build/libcutout.so]
        [--models models] [--height 320] [--color '#2f6fdf']
@@ -59,15 +60,17 @@ def main():
     for name in names:
         photo = es.load_image(os.path.join(IMAGES, name))[:, :, :3]
         image = es.batch(photo)
-        out, mask, _ = es.remove_background(ctx, image, foreground="estimate")
-        rgba = out[0].numpy()
-        a = rgba[:, :, 3:]
-        board = checkerboard(*a.shape[:2])
-        on_board = rgba[:, :, :3] * a + board * (1 - a)
-        on_color = es.composite(ctx, out, background="color", color=args.color)[0].numpy()
-        matte = np.repeat(mask[0].numpy()[:, :, None], 3, axis=2)
+        panels = [photo]
+        for quality in ("fast", "best"):
+            out, mask, _ = es.remove_background(ctx, image, foreground="estimate", quality=quality)
+            rgba = out[0].numpy()
+            a = rgba[:, :, 3:]
+            board = checkerboard(*a.shape[:2])
+            panels.append(rgba[:, :, :3] * a + board * (1 - a))
+            panels.append(np.repeat(mask[0].numpy()[:, :, None], 3, axis=2))
+        panels.append(es.composite(ctx, out, background="color", color=args.color)[0].numpy())
         path = os.path.join(GALLERY, os.path.splitext(name)[0] + ".png")
-        es.save_image(path, sheet([photo, on_board, matte, on_color], args.height))
+        es.save_image(path, sheet(panels, args.height))
         print(path)
     return 0
 

@@ -27,10 +27,14 @@ void options_print_usage(FILE *to)
             "  -t, --threads N      CPU threads, 0..%d (default: 0 = all cores)\n"
             "  -q, --quiet          no progress bar and no summary (errors still print)\n"
             "      --precision P    auto, fp32, bf16 or fp16 (default: auto)\n"
+            "      --quality Q      fast (default: one pass) or best (also the mirror\n"
+            "                       image in a second fit, averaged: about twice the time)\n"
             "edges:\n"
             "      --resolution N   model input side, 256..2048 in steps of 32 (default:\n"
             "                       the model's native size)\n"
-            "      --fit F          stretch (default) or letterbox (keep the aspect ratio)\n"
+            "      --fit F          auto (default: the model's own fit, else balanced),\n"
+            "                       balanced (keep the square root of the aspect ratio),\n"
+            "                       letterbox (keep the aspect ratio) or stretch\n"
             "      --threshold T    0..1; above 0 the matte becomes a hard 0/1 cut\n"
             "      --blur PX        Gaussian blur of the matte, 0..64 px\n"
             "      --grow PX        grow (> 0) or shrink (< 0) the matte, -64..64 px\n"
@@ -84,6 +88,7 @@ typedef enum option_id {
     OPT_OVERWRITE,
     OPT_QUIET,
     OPT_PRECISION,
+    OPT_QUALITY,
     OPT_RESOLUTION,
     OPT_FIT,
     OPT_THRESHOLD,
@@ -117,6 +122,7 @@ static const option_spec OPTIONS[] = {
     {"overwrite", 0, false, OPT_OVERWRITE},
     {"quiet", 'q', false, OPT_QUIET},
     {"precision", 0, true, OPT_PRECISION},
+    {"quality", 0, true, OPT_QUALITY},
     {"resolution", 0, true, OPT_RESOLUTION},
     {"fit", 0, true, OPT_FIT},
     {"threshold", 0, true, OPT_THRESHOLD},
@@ -162,7 +168,8 @@ static bool is_hex_color(const char *v)
 }
 
 static const char *const PRECISIONS[] = {"auto", "fp32", "bf16", "fp16"};
-static const char *const FITS[] = {"stretch", "letterbox"};
+static const char *const FITS[] = {"auto", "balanced", "letterbox", "stretch"};
+static const char *const QUALITIES[] = {"fast", "best"};
 static const char *const REFINES[] = {"none", "guided"};
 
 static bool apply(const option_spec *spec, const char *value, cli_options *o, char *err,
@@ -178,7 +185,9 @@ static bool apply(const option_spec *spec, const char *value, cli_options *o, ch
             return fail(err, err_cap, "--resolution: expected a multiple of 32, got '%s'", value);
         o->resolution = n;
         return true;
-    case OPT_FIT: return parse_choice("--fit", value, FITS, 2, &o->fit, err, err_cap);
+    case OPT_FIT: return parse_choice("--fit", value, FITS, 4, &o->fit, err, err_cap);
+    case OPT_QUALITY:
+        return parse_choice("--quality", value, QUALITIES, 2, &o->quality, err, err_cap);
     case OPT_THRESHOLD: {
         char *end = NULL;
         errno = 0;
@@ -313,7 +322,7 @@ static bool parse_option(int argc, char **argv, int *i, cli_options *o, char *er
 bool options_want_advanced(const cli_options *o)
 {
     return strcmp(o->precision, "auto") != 0 || o->resolution != 0 ||
-           strcmp(o->fit, "stretch") != 0 || o->threshold > 0.0 || o->blur != 0 ||
+           strcmp(o->fit, "auto") != 0 || o->threshold > 0.0 || o->blur != 0 ||
            o->grow != 0 || o->invert || o->fg_estimate || strcmp(o->refine, "none") != 0 ||
            o->crop || o->bg_color != NULL || o->bg_image != NULL;
 }
@@ -326,7 +335,8 @@ bool options_parse(int argc, char **argv, cli_options *out, char *err, size_t er
     out->batch_size = 1;
     out->threads = 0;
     out->precision = "auto";
-    out->fit = "stretch";
+    out->fit = "auto";
+    out->quality = "fast";
     out->refine = "none";
 
     /* Inputs are gathered, in order, at the front of argv[1..]: every slot

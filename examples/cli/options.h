@@ -27,8 +27,9 @@ typedef struct cli_options {
     /* Edge options: any of them (and --precision) runs the node
      * CutoutRemoveBackgroundAdvanced; --bg-* adds CutoutCompositeBackground. */
     const char *precision;  /* --precision auto|fp32|bf16|fp16; "auto" */
+    const char *quality;    /* --quality fast|best; "fast" (both nodes have it) */
     int64_t resolution;     /* --resolution N: 0 (native) or 256..2048, step 32 */
-    const char *fit;        /* --fit stretch|letterbox */
+    const char *fit;        /* --fit auto|letterbox|stretch; "auto" */
     double threshold;       /* --threshold T, 0..1 */
     int64_t blur;           /* --blur PX, 0..64 */
     int64_t grow;           /* --grow PX, -64..64 */

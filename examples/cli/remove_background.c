@@ -194,6 +194,7 @@ cutout_status remove_background_run(cutout_context *ctx, const cli_options *o,
     add_string(&in, "model", o->model);
     add_int(&in, "batch_size", o->batch_size);
     add_string(&in, "precision", o->precision);
+    add_string(&in, "quality", o->quality);
     if (advanced) {
         add_int(&in, "process_resolution", o->resolution);
         add_string(&in, "fit", o->fit);

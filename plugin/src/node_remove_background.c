@@ -19,8 +19,25 @@ const node_needs node_remove_background_needs[] = {
     {"batch_size", SPEC_INT},
     {"model", SPEC_COMBO},
     {"precision", SPEC_COMBO},
+    {"quality", SPEC_COMBO},
     {NULL, SPEC_IMAGE},
 };
+
+/* The shim's quality for the COMBO value `q` (NULL: the spec gave no
+ * default, so fast). Errors: INVALID_INPUT for a value a host's own
+ * nodes.json allowed but this library does not know. */
+static cutout_status quality_of(const char *q, int32_t *out)
+{
+    if (q == NULL || strcmp(q, "fast") == 0) {
+        *out = CUTOUT_SHIM_QUALITY_FAST;
+    } else if (strcmp(q, "best") == 0) {
+        *out = CUTOUT_SHIM_QUALITY_BEST;
+    } else {
+        return cutout_error_set(CUTOUT_ERR_INVALID_INPUT,
+                                "quality: expected one of \"fast\", \"best\", got \"%s\"", q);
+    }
+    return CUTOUT_OK;
+}
 
 cutout_status node_matte_batch(cutout_context *ctx, const bound_inputs *in,
                                const cutout_run_params *run, const matte_steps *steps,
@@ -39,6 +56,13 @@ cutout_status node_matte_batch(cutout_context *ctx, const bound_inputs *in,
      *    nodes.json may make model or batch_size optional without a
      *    default, or allow batch_size < 1: refuse those calls here. */
     if (precision == NULL) precision = "auto";
+    /* The basic node has the model's own fit at its native size; the
+     * Advanced node passes its choices in steps->predict. */
+    cutout_shim_predict_params predict = {sizeof predict, 0, 0, CUTOUT_SHIM_FIT_AUTO,
+                                          CUTOUT_SHIM_QUALITY_FAST};
+    if (steps->predict) predict = *steps->predict;
+    cutout_status qst = quality_of(inputs_get(in, "quality")->s, &predict.quality);
+    if (qst != CUTOUT_OK) return qst;
     if (model_name == NULL)
         return cutout_error_set(CUTOUT_ERR_INVALID_INPUT,
                                 "model: required input missing (expected a model name; the "
@@ -97,13 +121,9 @@ cutout_status node_matte_batch(cutout_context *ctx, const bound_inputs *in,
     for (int64_t first = 0; st == CUTOUT_OK && first < is.batch; first += batch_size) {
         int64_t count = is.batch - first < batch_size ? is.batch - first : batch_size;
         if ((st = node_check_abort(run, first, is.batch)) != CUTOUT_OK) break;
-        ss = steps->predict
-                 ? cutout_shim_predict_alpha_ex(model->model, image, first, count, steps->predict,
-                                                &out_mask->dl_tensor, run->should_abort,
-                                                run->abort_user, err, sizeof err)
-                 : cutout_shim_predict_alpha(model->model, image, first, count,
-                                             &out_mask->dl_tensor, run->should_abort,
-                                             run->abort_user, err, sizeof err);
+        ss = cutout_shim_predict_alpha_ex(model->model, image, first, count, &predict,
+                                          &out_mask->dl_tensor, run->should_abort,
+                                          run->abort_user, err, sizeof err);
         if (ss == CUTOUT_SHIM_CANCELLED) {
             st = cutout_error_set(CUTOUT_CANCELLED, "cancelled during items %lld..%lld of %lld",
                                   (long long)first + 1, (long long)(first + count),

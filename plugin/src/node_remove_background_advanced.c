@@ -26,6 +26,7 @@ const node_needs node_remove_background_advanced_needs[] = {
     {"batch_size", SPEC_INT},
     {"model", SPEC_COMBO},
     {"precision", SPEC_COMBO},
+    {"quality", SPEC_COMBO},
     {"process_resolution", SPEC_INT},
     {"fit", SPEC_COMBO},
     {"threshold", SPEC_FLOAT},
@@ -111,7 +112,7 @@ static cutout_status box_tensor_new(int64_t batch, const int64_t box[4], DLManag
 
 /* ---- Options ---- */
 
-static const char *const fit_options[] = {"stretch", "letterbox"};
+static const char *const fit_options[] = {"auto", "balanced", "letterbox", "stretch"};
 static const char *const foreground_options[] = {"original", "estimate"};
 static const char *const refinement_options[] = {"none", "guided"};
 static const char *const output_options[] = {"RGBA", "RGB + MASK", "premultiplied RGBA"};
@@ -141,8 +142,11 @@ static cutout_status read_options(const bound_inputs *in, advanced_options *o)
                                 "256..2048 in steps of 32, got %lld",
                                 (long long)res);
     o->predict.process_height = o->predict.process_width = res;
-    if ((st = combo_choice(in, "fit", fit_options, 2, &choice)) != CUTOUT_OK) return st;
-    o->predict.fit = choice == 1 ? CUTOUT_SHIM_FIT_LETTERBOX : CUTOUT_SHIM_FIT_STRETCH;
+    if ((st = combo_choice(in, "fit", fit_options, 4, &choice)) != CUTOUT_OK) return st;
+    o->predict.fit = choice == 1   ? CUTOUT_SHIM_FIT_BALANCED
+                     : choice == 2 ? CUTOUT_SHIM_FIT_LETTERBOX
+                     : choice == 3 ? CUTOUT_SHIM_FIT_STRETCH
+                                   : CUTOUT_SHIM_FIT_AUTO;
 
     const double threshold = inputs_get(in, "threshold")->f;
     if (!(threshold >= 0.0 && threshold <= 1.0))

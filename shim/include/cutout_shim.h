@@ -64,6 +64,8 @@ typedef struct cutout_shim_model_info {
     float mean[3];        /* model input = (rgb01 - mean) / std */
     float std[3];
     char precision[8];    /* what the forward pass computes in: "fp32", "bf16", "fp16" */
+    char fit[16];         /* the fit the model was trained with, "stretch" or
+                             "letterbox"; "" when its metadata names none */
 } cutout_shim_model_info;
 
 /* The library's own version string of libtorch it was compiled against,
@@ -167,19 +169,31 @@ cutout_shim_status cutout_shim_compose_item(const DLTensor *image,
 /* How the image is fed to the model. */
 #define CUTOUT_SHIM_FIT_STRETCH 0   /* resize to the processing size, ignoring aspect */
 #define CUTOUT_SHIM_FIT_LETTERBOX 1 /* keep the aspect ratio, pad, crop the matte back */
+#define CUTOUT_SHIM_FIT_AUTO 2      /* the model's own fit (info.fit), balanced if it names none */
+#define CUTOUT_SHIM_FIT_BALANCED 3  /* keep the square root of the aspect ratio, pad less */
+
+/* How many views of each image the matte is the mean of. */
+#define CUTOUT_SHIM_QUALITY_FAST 0 /* the image in the fit's view: one forward pass */
+#define CUTOUT_SHIM_QUALITY_BEST 1 /* also the mirror image in a second fit: two passes */
 
 typedef struct cutout_shim_predict_params {
     size_t struct_size;     /* sizeof(cutout_shim_predict_params) */
     int64_t process_height; /* model input size; 0 = the model's native size */
     int64_t process_width;
     int32_t fit;            /* CUTOUT_SHIM_FIT_* */
+    int32_t quality;        /* CUTOUT_SHIM_QUALITY_* */
 } cutout_shim_predict_params;
 
-/* As cutout_shim_predict_alpha, at the processing size and fit of `params`
- * (NULL = native size, stretch: exactly cutout_shim_predict_alpha).
- * Letterbox pads with the model's mean colour (0 after normalisation).
+/* As cutout_shim_predict_alpha, at the processing size, fit and quality of
+ * `params` (NULL = native size, stretch, fast: exactly
+ * cutout_shim_predict_alpha). Letterbox and balanced pad with the model's
+ * mean colour (0 after normalisation). With QUALITY_BEST the mirror image
+ * goes through the model too, in letterbox (in stretch when the fit is
+ * letterbox), and the two mattes are averaged at the
+ * image's size: on a CPU one pass after the other, elsewhere both in one
+ * batch; abort is polled between passes.
  * Errors: as cutout_shim_predict_alpha, plus INVALID_ARGUMENT (a size
- * outside 16..8192 or an unknown fit). */
+ * outside 16..8192, an unknown fit or quality). */
 cutout_shim_status cutout_shim_predict_alpha_ex(cutout_shim_model *model,
                                                 const DLTensor *image,
                                                 int64_t first, int64_t count,

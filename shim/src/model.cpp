@@ -9,7 +9,10 @@
 //     "input_height": 1024,            required, integer 1..8192
 //     "input_width": 1024,             required, integer 1..8192
 //     "mean": [0.5, 0.5, 0.5],         required, 3 finite numbers
-//     "std": [1.0, 1.0, 1.0]           required, 3 finite numbers > 0
+//     "std": [1.0, 1.0, 1.0],          required, 3 finite numbers > 0
+//     "fit": "letterbox"               optional, "stretch", "balanced" or
+//                                      "letterbox": the fit the model was
+//                                      trained with
 //   }
 // Other keys are ignored.
 #include "model.hpp"
@@ -21,6 +24,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <initializer_list>
 #include <memory>
 #include <sys/stat.h>
 
@@ -138,6 +142,21 @@ public:
         std::memcpy(dst, item->valuestring, n + 1);
     }
 
+    // An optional string that must be one of `choices`; dst stays "" when
+    // the key is absent.
+    void optional_choice(const char *key, std::initializer_list<const char *> choices, char *dst,
+                         size_t cap) const {
+        if (cJSON_GetObjectItemCaseSensitive(root_, key) == nullptr) return;
+        string(key, dst, cap);
+        std::string expected;
+        for (const char *c : choices) {
+            if (std::strcmp(dst, c) == 0) return;
+            expected += (expected.empty() ? "\"" : " or \"") + std::string(c) + "\"";
+        }
+        bad("has an unsupported \"" + std::string(key) + "\" (expected " + expected + ", got \"" +
+            std::string(dst) + "\")");
+    }
+
     void triple(const char *key, float *dst, bool positive) const {
         const cJSON *item = field(key);
         int n = cJSON_IsArray(item) ? cJSON_GetArraySize(item) : -1;
@@ -180,6 +199,7 @@ cutout_shim_model_info parse_metadata(const std::string &path, const std::string
     info.input_width = meta.integer("input_width", 1, kMaxInputSide);
     meta.triple("mean", info.mean, false);
     meta.triple("std", info.std, true);
+    meta.optional_choice("fit", {"stretch", "balanced", "letterbox"}, info.fit, sizeof info.fit);
     return info;
 }
 

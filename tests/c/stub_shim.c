@@ -336,7 +336,11 @@ cutout_shim_status cutout_shim_predict_alpha_ex(cutout_shim_model *model, const 
 {
     if (params && (params->struct_size < sizeof *params ||
                    (params->fit != CUTOUT_SHIM_FIT_STRETCH &&
-                    params->fit != CUTOUT_SHIM_FIT_LETTERBOX)))
+                    params->fit != CUTOUT_SHIM_FIT_LETTERBOX &&
+                    params->fit != CUTOUT_SHIM_FIT_AUTO &&
+                    params->fit != CUTOUT_SHIM_FIT_BALANCED) ||
+                   (params->quality != CUTOUT_SHIM_QUALITY_FAST &&
+                    params->quality != CUTOUT_SHIM_QUALITY_BEST)))
         return fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT, err, err_cap, "predict params: bad");
     return cutout_shim_predict_alpha(model, image, first, count, alpha_out, abort, abort_user,
                                      err, err_cap);

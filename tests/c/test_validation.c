@@ -67,7 +67,7 @@ static void test_arguments(void)
     CHECK_ERROR(cutout_node_run(ctx, "CutoutRemoveBackground", three, 3, NULL, out, 2),
                 CUTOUT_ERR_INVALID_INPUT,
                 "colour: CutoutRemoveBackground has no input of that name (expected one of: image, "
-                "model, batch_size, precision, mask)");
+                "model, batch_size, precision, quality, mask)");
     three[2] = in[0];
     CHECK_ERROR(cutout_node_run(ctx, "CutoutRemoveBackground", three, 3, NULL, out, 2),
                 CUTOUT_ERR_INVALID_INPUT, "image: given more than once");

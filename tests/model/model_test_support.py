@@ -6,6 +6,7 @@ onnxruntime (tools/ort_reference.mjs) -> first output -> PIL bilinear resize
 back to the photo's size.
 """
 
+import math
 import os
 import shutil
 import subprocess
@@ -71,6 +72,33 @@ def model_input(rgb_image, size=MODEL_SIZE):
     resized = rgb_image.resize((size, size), Image.BILINEAR)
     pixels = np.asarray(resized, dtype=np.float32)
     return np.ascontiguousarray(((pixels - 128.0) / 256.0).transpose(2, 0, 1)[None])
+
+
+def balanced_inner(width, height, size=MODEL_SIZE):
+    """(width, height) the default (balanced) fit resizes a photo to inside
+    the size x size input: aspect ratio sqrt(width / height), as large as fits."""
+    k = math.sqrt(width / height)
+    iw, ih = min(size, size * k), min(size, size / k)
+    return min(size, max(1, math.floor(iw + 0.5))), min(size, max(1, math.floor(ih + 0.5)))
+
+
+def model_input_balanced(rgb_image, size=MODEL_SIZE):
+    """The default fit's model input: the photo resized to balanced_inner,
+    normalised, centred in size x size with zero padding (the mean)."""
+    iw, ih = balanced_inner(*rgb_image.size, size)
+    pixels = np.asarray(rgb_image.resize((iw, ih), Image.BILINEAR), dtype=np.float32)
+    x = np.zeros((1, 3, size, size), np.float32)
+    top, left = (size - ih) // 2, (size - iw) // 2
+    x[0, :, top:top + ih, left:left + iw] = ((pixels - 128.0) / 256.0).transpose(2, 0, 1)
+    return x
+
+
+def matte_from_balanced(matte, width, height, size=MODEL_SIZE):
+    """The part of a size x size matte that covers the photo, at its size."""
+    iw, ih = balanced_inner(width, height, size)
+    top, left = (size - ih) // 2, (size - iw) // 2
+    inner = np.asarray(matte, dtype=np.float32).reshape(size, size)[top:top + ih, left:left + iw]
+    return matte_to_size(np.ascontiguousarray(inner), width, height)
 
 
 def run_onnxruntime(paths, onnx_path, inputs):

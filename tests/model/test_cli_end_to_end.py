@@ -12,10 +12,12 @@ found through CUTOUT_MODEL_PATH=REPO/models) and checks, per photo:
   * <stem>_mask.png is 8-bit gray and equals the output's alpha exactly;
   * IoU at 0.5 between the mask and the reference matte is >= 0.98 and
     their mean absolute difference is <= 0.01. The
-    reference: PIL decode, PIL bilinear resize to 1024 x 1024,
-    (pixel - 128) / 256, onnxruntime on the original models/isnet.onnx,
-    PIL bilinear resize of the matte back to the photo's size, times the
-    photo's own alpha for RGBA photos.
+    reference: the default (balanced) fit written independently: PIL
+    decode, PIL bilinear resize to the aspect ratio sqrt(w / h) inside
+    1024 x 1024, (pixel - 128) / 256, centred with zero padding,
+    onnxruntime on the original models/isnet.onnx, the matte cropped back
+    and resized to the photo's size (PIL bilinear), times the photo's own
+    alpha for RGBA photos.
 Fails (never skips) when the model or the reference is missing.
 """
 
@@ -69,7 +71,8 @@ def main():
     run_cli(args.cli, photos, out_dir, os.path.dirname(paths.pt))
 
     loaded = [support.load_photo(p) for p in photos]
-    references, ort_ms = support.run_onnxruntime(paths, paths.onnx, [support.model_input(rgb) for rgb, _ in loaded])
+    references, ort_ms = support.run_onnxruntime(paths, paths.onnx,
+                                                 [support.model_input_balanced(rgb) for rgb, _ in loaded])
     print(f"onnxruntime reference: {np.mean(ort_ms):.0f} ms per image")
 
     print(f"  {'photo':36s} {'size':>10s}  IoU@0.5  mean|a-ref|  rgb")
@@ -78,7 +81,7 @@ def main():
         name = os.path.basename(photo)
         stem = os.path.splitext(name)[0]
         width, height = rgb.size
-        expected = support.matte_to_size(reference, width, height)
+        expected = support.matte_from_balanced(reference, width, height)
         if alpha_in is not None:
             expected = expected * alpha_in
 

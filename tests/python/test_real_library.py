@@ -4,6 +4,7 @@ resized back. The expected matte is computed here with torch the same way
 (area-averaging bilinear when shrinking, plain bilinear when enlarging)."""
 
 import gc
+import math
 
 import pytest
 import torch
@@ -14,12 +15,28 @@ import comfy.utils
 import harness
 
 
-def expected_alpha(image):
+def inner_size(height, width, side=64):
+    """The size the default (balanced) fit resizes an image to inside the
+    model's side x side input: aspect ratio sqrt(width / height), as large
+    as fits."""
+    k = math.sqrt(width / height)
+    ih, iw = min(side, side / k), min(side, side * k)
+    return min(side, max(1, math.floor(ih + 0.5))), min(side, max(1, math.floor(iw + 0.5)))
+
+
+def expected_alpha(image, side=64):
+    """The tiny model's matte through the default fit, in torch: the image
+    resized to inner_size (antialiased when a side shrinks more than 2x),
+    normalised, centred in the input with zero padding (the mean), the
+    matte cropped back and resized to the image."""
     x = image[..., :3].float().permute(0, 3, 1, 2)
     height, width = x.shape[2], x.shape[3]
-    small = F.interpolate(x, (64, 64), mode="bilinear", align_corners=False,
-                          antialias=height > 64 or width > 64)
-    alpha = torch.sigmoid(4.0 * ((small - 0.5) / 0.5).mean(dim=1, keepdim=True))
+    ih, iw = inner_size(height, width, side)
+    small = F.interpolate(x, (ih, iw), mode="bilinear", align_corners=False,
+                          antialias=height > 2 * ih or width > 2 * iw)
+    top, left = (side - ih) // 2, (side - iw) // 2
+    padded = F.pad((small - 0.5) / 0.5, (left, side - iw - left, top, side - ih - top))
+    alpha = torch.sigmoid(4.0 * padded.mean(dim=1, keepdim=True))[:, :, top:top + ih, left:left + iw]
     return F.interpolate(alpha, (height, width), mode="bilinear", align_corners=False)[:, 0].clamp(0, 1)
 
 

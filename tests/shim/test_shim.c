@@ -547,7 +547,7 @@ static void check_batched_passes(cutout_shim_model *model, const test_tensor *im
     test_tensor single = tt_compact(F32, 3, ashape);
     test_tensor batched = tt_compact(F32, 3, ashape);
     const cutout_shim_predict_params letterbox = {sizeof letterbox, 48, 40,
-                                                  CUTOUT_SHIM_FIT_LETTERBOX};
+                                                  CUTOUT_SHIM_FIT_LETTERBOX, CUTOUT_SHIM_QUALITY_FAST};
     for (int fit = 0; fit < 2; ++fit) {
         const cutout_shim_predict_params *params = fit ? &letterbox : NULL;
         const char *label = fit ? "letterbox 48 x 40" : "native size";
