@@ -15,23 +15,23 @@ import comfy.utils
 import harness
 
 
-def inner_size(height, width, side=64):
-    """The size the default (balanced) fit resizes an image to inside the
-    model's side x side input: aspect ratio sqrt(width / height), as large
-    as fits."""
-    k = math.sqrt(width / height)
+def inner_size(height, width, side=64, power=0.5):
+    """The size a fit resizes an image to inside the model's side x side
+    input: aspect ratio (width / height)^power (0.5 balanced, the default;
+    1 letterbox), as large as fits."""
+    k = (width / height) ** power
     ih, iw = min(side, side / k), min(side, side * k)
     return min(side, max(1, math.floor(ih + 0.5))), min(side, max(1, math.floor(iw + 0.5)))
 
 
-def expected_alpha(image, side=64):
-    """The tiny model's matte through the default fit, in torch: the image
-    resized to inner_size (antialiased when a side shrinks more than 2x),
-    normalised, centred in the input with zero padding (the mean), the
-    matte cropped back and resized to the image."""
+def expected_alpha(image, side=64, power=0.5):
+    """The tiny model's matte through a fit (the default one unless told),
+    in torch: the image resized to inner_size (antialiased when a side
+    shrinks more than 2x), normalised, centred in the input with zero
+    padding (the mean), the matte cropped back and resized to the image."""
     x = image[..., :3].float().permute(0, 3, 1, 2)
     height, width = x.shape[2], x.shape[3]
-    ih, iw = inner_size(height, width, side)
+    ih, iw = inner_size(height, width, side, power)
     small = F.interpolate(x, (ih, iw), mode="bilinear", align_corners=False,
                           antialias=height > 2 * ih or width > 2 * iw)
     top, left = (side - ih) // 2, (side - iw) // 2
@@ -61,6 +61,18 @@ def test_photos_through_the_tiny_model(real_package):
     assert comfy.utils.progress_log == [(1, 4), (2, 4), (3, 4), (4, 4)]
     _, auto_mask = harness.run_node(real_package, image=image, model="tiny", batch_size=3)
     assert (auto_mask - expected_alpha(image)).abs().mean() < 1e-3
+
+
+def test_quality_best_averages_the_fit_with_the_mirror_image_in_letterbox(real_package):
+    # The tiny model works pixel by pixel, so a mirrored view's matte, once
+    # mirrored back, is its plain view's: best is the mean of the balanced
+    # and the letterbox mattes, and differs from fast wherever those differ.
+    image = harness.photo_batch(2, size=(150, 100))
+    _, fast = harness.run_node(real_package, image=image, model="tiny", precision="fp32")
+    _, best = harness.run_node(real_package, image=image, model="tiny", precision="fp32", quality="best")
+    expected = (expected_alpha(image) + expected_alpha(image, power=1.0)) / 2
+    assert torch.allclose(best, expected, atol=1e-4)
+    assert (best - fast).abs().max() > 1e-3
 
 
 def test_half_precision_strided_input_and_two_dimensional_mask(real_package):
