@@ -422,8 +422,8 @@ int main(int argc, char **argv)
     cli_options opts;
     char err[MESSAGE_CAP];
     if (!options_parse(argc, argv, &opts, err, sizeof err)) {
-        fprintf(stderr, "cutout: %s\n\n", err);
-        options_print_usage(stderr);
+        /* One line that says what was wrong; the help would bury it. */
+        fprintf(stderr, "cutout: %s\nTry 'cutout --help'.\n", err);
         return EXIT_USAGE;
     }
     if (opts.help) {

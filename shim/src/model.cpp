@@ -19,13 +19,16 @@
 
 #include <cjson/cJSON.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <initializer_list>
 #include <memory>
+#include <string>
 #include <sys/stat.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -213,11 +216,34 @@ at::ScalarType weights_dtype(const torch::jit::Module &module) {
     return at::kFloat;
 }
 
+// Whether oneDNN's ISA cap (ONEDNN_MAX_CPU_ISA, or DNNL_MAX_CPU_ISA as
+// oneDNN 2 reads it) still allows its native bf16 kernels. oneDNN runs
+// nothing above the cap, so with a lower one bf16 would fail or be
+// emulated: the gate then says no, as on a CPU without bf16.
+bool isa_cap_allows_bf16() {
+    static const bool allowed = [] {
+        const char *cap = std::getenv("ONEDNN_MAX_CPU_ISA");
+        if (cap == nullptr || *cap == '\0') cap = std::getenv("DNNL_MAX_CPU_ISA");
+        if (cap == nullptr || *cap == '\0') return true;
+        std::string isa(cap);
+        for (char &c : isa) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        for (const char *ok : {"ALL", "DEFAULT", "AVX512_CORE_BF16", "AVX512_CORE_FP16",
+                               "AVX512_CORE_AMX", "AVX512_CORE_AMX_FP16", "AVX10_1_512",
+                               "AVX10_1_512_AMX", "AVX10_1_512_AMX_FP16", "AVX10_2_512",
+                               "AVX10_2_512_AMX_2"})
+            if (isa == ok) return true;
+        return false;
+    }();
+    return allowed;
+}
+
 // True when this CPU computes bf16 natively: AMX-BF16 (CPUID.(EAX=7,
-// ECX=0):EDX bit 22) or AVX512-BF16. Both need AVX-512 state saved by the
-// OS, which __builtin_cpu_supports("avx512f") checks.
+// ECX=0):EDX bit 22) or AVX512-BF16, and oneDNN's ISA cap allows it. Both
+// need AVX-512 state saved by the OS, which __builtin_cpu_supports("avx512f")
+// checks.
 bool cpu_has_native_bf16() {
 #if defined(__x86_64__) || defined(__i386__)
+    if (!isa_cap_allows_bf16()) return false;
     __builtin_cpu_init();
     if (!__builtin_cpu_supports("avx512f")) return false;
     if (__builtin_cpu_supports("avx512bf16")) return true;
@@ -429,6 +455,12 @@ std::string resolve_precision(const char *precision, const c10::Device &dev) {
     if (p == "fp16" && dev.is_cpu())
         fail(CUTOUT_SHIM_ERR_DEVICE,
              "precision: fp16 is not supported on cpu (expected fp32 or bf16 there; fp16 needs cuda)");
+    // Without native bf16 libtorch would emulate it, slower than fp32 and
+    // less exact, or fail inside oneDNN: refuse it with the reason instead.
+    if (p == "bf16" && dev.is_cpu() && !cpu_has_native_bf16())
+        fail(CUTOUT_SHIM_ERR_DEVICE,
+             "precision: bf16 needs a CPU with AVX512-BF16 or AMX-BF16, and this one (or "
+             "ONEDNN_MAX_CPU_ISA) has neither (expected auto or fp32 here)");
     return p;
 }
 

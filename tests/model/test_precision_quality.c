@@ -6,22 +6,23 @@
  *   test_precision_quality MODELS_DIR PHOTOS_DIR
  *
  * For each photo, CutoutRemoveBackground runs with precision "fp32" and
- * with "bf16". The bar has two parts:
- *   - the mean absolute difference of the two MASK outputs is <= 1e-3;
- *   - the masks at 0.5 agree as well as fp32 agrees with itself when the
- *     photo is re-quantised: IoU@0.5 >= 0.999, or, where a matte has so
- *     many pixels near 0.5 that it is below that, at least the IoU of
- *     fp32 on the photo against fp32 on the photo plus uniform noise of
- *     up to one 8-bit step (the smallest change an 8-bit photo can show).
- * A fixed IoU alone held on one CPU and failed on another: which pixels of
- * a soft hair matte cross 0.5 depends on the order of the bf16 sums, which
- * differs between AMX, AVX512-BF16 and emulated kernels. The model's own
- * response to an invisible change of the input is the scale that does not.
+ * with "bf16"; per photo the MASK outputs must agree to a mean absolute
+ * difference <= 1e-3 and an IoU of (alpha >= 0.5) >= 0.995. The IoU bar
+ * leaves room for the pixels of a soft hair matte that sit at 0.5 and fall
+ * either side of it depending on the order of the bf16 sums, which differs
+ * between AMX, AVX512-BF16 and libtorch's own kernels (see
+ * benchmarks/RESULTS.md); against true alpha the two precisions are
+ * compared in tests/model/test_quality.py.
+ *
+ * On a CPU without native bf16 (or with ONEDNN_MAX_CPU_ISA below
+ * AVX512_CORE_BF16) the library must refuse "bf16" with a message that
+ * says why, and "auto" must give exactly the fp32 matte.
  * Photos are read as RGB; an RGBA photo's dropped alpha composites onto
  * black. Fails when the model or the photos are missing; exit status 0
  * only when every photo passed.
  */
 #include <dirent.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +33,39 @@
 #include "png_read.h"
 
 static const double kMaxMean = 1e-3;
-static const double kMinIoU = 0.999;
-static const float kNoiseAmplitude = 1.0f / 255.0f;
+static const double kMinIoU = 0.995;
+
+/* Whether the library runs bf16 on this CPU; set once by probe_bf16(). */
+static bool bf16_supported = true;
+
+/* Sets bf16_supported from one bf16 run on a small grey image: the library
+ * either runs it or refuses it for want of native bf16, with the reason.
+ * Returns 0 on any other outcome, after printing it. */
+static int probe_bf16(cutout_context *ctx) {
+    static float px[32 * 32 * 3];
+    for (size_t i = 0; i < sizeof px / sizeof px[0]; ++i) px[i] = 0.5f;
+    int64_t shape[4] = {1, 32, 32, 3};
+    DLTensor image = {px, {kDLCPU, 0}, 4, {kDLFloat, 32, 1}, shape, NULL, 0};
+    cutout_input inputs[] = {
+        {"image", CUTOUT_VALUE_TENSOR, &image, 0, 0, false, NULL},
+        {"model", CUTOUT_VALUE_STRING, NULL, 0, 0, false, "isnet"},
+        {"precision", CUTOUT_VALUE_STRING, NULL, 0, 0, false, "bf16"},
+    };
+    DLManagedTensor *out[2] = {NULL, NULL};
+    cutout_status st = cutout_node_run(ctx, "CutoutRemoveBackground", inputs, 3, NULL, out, 2);
+    if (st == CUTOUT_OK) {
+        out[0]->deleter(out[0]);
+        out[1]->deleter(out[1]);
+        return 1;
+    }
+    if (st == CUTOUT_ERR_DEVICE && strstr(cutout_last_error(), "bf16 needs a CPU with") != NULL) {
+        printf("this CPU has no native bf16: %s\n", cutout_last_error());
+        bf16_supported = false;
+        return 1;
+    }
+    fprintf(stderr, "FAIL: bf16 probe: %s: %s\n", cutout_status_string(st), cutout_last_error());
+    return 0;
+}
 
 /* The MASK of one run, or NULL after printing why. */
 static DLManagedTensor *run_mask(cutout_context *ctx, DLTensor *image, const char *precision) {
@@ -51,39 +83,6 @@ static DLManagedTensor *run_mask(cutout_context *ctx, DLTensor *image, const cha
     return out[1];
 }
 
-/* A copy of the n values of px plus uniform noise in +-kNoiseAmplitude,
- * the same for every run (a fixed xorshift sequence), or NULL. */
-static float *requantised(const float *px, int64_t n) {
-    float *out = malloc((size_t)n * sizeof *out);
-    uint32_t state = 2463534242u;
-    for (int64_t i = 0; out != NULL && i < n; ++i) {
-        state ^= state << 13;
-        state ^= state >> 17;
-        state ^= state << 5;
-        float u = (float)(state >> 8) / 16777216.0f; /* 0 .. 1 */
-        out[i] = px[i] + (2.0f * u - 1.0f) * kNoiseAmplitude;
-    }
-    return out;
-}
-
-/* The IoU@0.5 of fp32 on the photo against fp32 on the re-quantised photo,
- * or -1 after printing why it could not be computed. */
-static double own_iou(cutout_context *ctx, const float *px, const int64_t *shape,
-                      const DLManagedTensor *ref) {
-    int64_t h = shape[1], w = shape[2];
-    float *noisy = requantised(px, h * w * 3);
-    if (noisy == NULL) return -1;
-    DLTensor image = {noisy, {kDLCPU, 0}, 4, {kDLFloat, 32, 1}, (int64_t *)shape, NULL, 0};
-    DLManagedTensor *other = run_mask(ctx, &image, "fp32");
-    double iou = -1;
-    if (other != NULL) {
-        iou = matte_diff_of(other->dl_tensor.data, ref->dl_tensor.data, h * w).iou;
-        other->deleter(other);
-    }
-    free(noisy);
-    return iou;
-}
-
 /* 1 when the photo passes, 0 when it fails. */
 static int check_photo(cutout_context *ctx, const char *path, const char *name) {
     int64_t h, w;
@@ -94,18 +93,23 @@ static int check_photo(cutout_context *ctx, const char *path, const char *name) 
     int64_t shape[4] = {1, h, w, 3};
     DLTensor image = {px, {kDLCPU, 0}, 4, {kDLFloat, 32, 1}, shape, NULL, 0};
     DLManagedTensor *ref = px != NULL ? run_mask(ctx, &image, "fp32") : NULL;
-    DLManagedTensor *low = ref != NULL ? run_mask(ctx, &image, "bf16") : NULL;
+    DLManagedTensor *low = NULL;
     int ok = 0;
-    if (low != NULL) {
+    if (ref != NULL && !bf16_supported) {
+        /* auto must then be fp32, to the bit. */
+        low = run_mask(ctx, &image, "auto");
+        ok = low != NULL && memcmp(low->dl_tensor.data, ref->dl_tensor.data,
+                                   (size_t)(h * w) * sizeof(float)) == 0;
+        printf("%s %-32s no native bf16: auto %s fp32\n", ok ? "ok  " : "FAIL", name,
+               ok ? "equals" : "differs from");
+    } else if (ref != NULL) {
+        low = run_mask(ctx, &image, "bf16");
+    }
+    if (low != NULL && bf16_supported) {
         matte_diff d = matte_diff_of(low->dl_tensor.data, ref->dl_tensor.data, h * w);
-        double min_iou = kMinIoU;
-        if (d.iou < kMinIoU) {
-            double own = own_iou(ctx, px, shape, ref);
-            if (own > 0 && own < min_iou) min_iou = own;
-        }
-        ok = d.mean <= kMaxMean && d.iou >= min_iou;
-        printf("%s %-32s bf16 vs fp32: mean |d| %.2e (max %.0e), IoU@0.5 %.5f (min %.5f)\n",
-               ok ? "ok  " : "FAIL", name, d.mean, kMaxMean, d.iou, min_iou);
+        ok = d.mean <= kMaxMean && d.iou >= kMinIoU;
+        printf("%s %-32s bf16 vs fp32: mean |d| %.2e (max %.0e), IoU@0.5 %.5f (min %.3f)\n",
+               ok ? "ok  " : "FAIL", name, d.mean, kMaxMean, d.iou, kMinIoU);
     }
     if (low != NULL) low->deleter(low);
     if (ref != NULL) ref->deleter(ref);
@@ -126,6 +130,10 @@ int main(int argc, char **argv) {
     cutout_context *ctx = NULL;
     if (cutout_context_create(&params, &ctx) != CUTOUT_OK) {
         fprintf(stderr, "FAIL: context: %s\n", cutout_last_error());
+        return 1;
+    }
+    if (!probe_bf16(ctx)) {
+        cutout_context_destroy(ctx);
         return 1;
     }
     DIR *d = opendir(argv[2]);
