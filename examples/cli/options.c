@@ -30,7 +30,7 @@ void options_print_usage(FILE *to)
             "      --quality Q      fast (default: one pass) or best (also the mirror\n"
             "                       image in a second fit, averaged: about twice the time)\n"
             "edges:\n"
-            "      --resolution N   model input side, 256..2048 in steps of 32 (default:\n"
+            "      --resolution N   model input side, 32..2048 in steps of 32 (default:\n"
             "                       the model's native size)\n"
             "      --fit F          auto (default: the model's own fit, else balanced),\n"
             "                       balanced (keep the square root of the aspect ratio),\n"
@@ -180,7 +180,7 @@ static bool apply(const option_spec *spec, const char *value, cli_options *o, ch
     case OPT_PRECISION:
         return parse_choice("--precision", value, PRECISIONS, 4, &o->precision, err, err_cap);
     case OPT_RESOLUTION:
-        if (!parse_int("--resolution", value, 256, 2048, &n, err, err_cap)) return false;
+        if (!parse_int("--resolution", value, 32, 2048, &n, err, err_cap)) return false;
         if (n % 32 != 0)
             return fail(err, err_cap, "--resolution: expected a multiple of 32, got '%s'", value);
         o->resolution = n;

@@ -11,6 +11,21 @@
 #include "tensor_check.h"
 
 /* A shim failure: its message already names the input. */
+/* A shim status is returned as the public status of the same value: each
+ * pair is tied here, so renumbering either side fails the build. */
+_Static_assert(CUTOUT_SHIM_OK == CUTOUT_OK, "shim status OK");
+_Static_assert(CUTOUT_SHIM_CANCELLED == CUTOUT_CANCELLED, "shim status CANCELLED");
+_Static_assert(CUTOUT_SHIM_ERR_INVALID_ARGUMENT == CUTOUT_ERR_INVALID_ARGUMENT,
+               "shim status INVALID_ARGUMENT");
+_Static_assert(CUTOUT_SHIM_ERR_INVALID_INPUT == CUTOUT_ERR_INVALID_INPUT, "shim status INVALID_INPUT");
+_Static_assert(CUTOUT_SHIM_ERR_MODEL_NOT_FOUND == CUTOUT_ERR_MODEL_NOT_FOUND,
+               "shim status MODEL_NOT_FOUND");
+_Static_assert(CUTOUT_SHIM_ERR_MODEL_INVALID == CUTOUT_ERR_MODEL_INVALID, "shim status MODEL_INVALID");
+_Static_assert(CUTOUT_SHIM_ERR_DEVICE == CUTOUT_ERR_DEVICE, "shim status DEVICE");
+_Static_assert(CUTOUT_SHIM_ERR_OUT_OF_MEMORY == CUTOUT_ERR_OUT_OF_MEMORY, "shim status OUT_OF_MEMORY");
+_Static_assert(CUTOUT_SHIM_ERR_INFERENCE == CUTOUT_ERR_INFERENCE, "shim status INFERENCE");
+_Static_assert(CUTOUT_SHIM_ERR_INTERNAL == CUTOUT_ERR_INTERNAL, "shim status INTERNAL");
+
 cutout_status node_shim_failed(cutout_shim_status st, const char *err)
 {
     return cutout_error_set_text((cutout_status)st, err[0] ? err : "shim: failed without a message");

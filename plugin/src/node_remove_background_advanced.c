@@ -136,10 +136,10 @@ static cutout_status read_options(const bound_inputs *in, advanced_options *o)
     cutout_status st;
 
     const int64_t res = inputs_get(in, "process_resolution")->i;
-    if (res != 0 && (res < 256 || res > 2048 || res % 32 != 0))
+    if (res != 0 && (res < 32 || res > 2048 || res % 32 != 0))
         return cutout_error_set(CUTOUT_ERR_INVALID_INPUT,
                                 "process_resolution: expected 0 (the model's native size) or "
-                                "256..2048 in steps of 32, got %lld",
+                                "32..2048 in steps of 32, got %lld",
                                 (long long)res);
     o->predict.process_height = o->predict.process_width = res;
     if ((st = combo_choice(in, "fit", fit_options, 4, &choice)) != CUTOUT_OK) return st;

@@ -82,6 +82,23 @@ static void test_advanced_validation(void)
         if (cases[k].kind == 2) STR(cases[k].name, cases[k].s);
         expect_failure(&c, ADV, 3, CUTOUT_ERR_INVALID_INPUT, cases[k].text, __LINE__);
     }
+    /* Every value nodes.json allows (0, or 32..2048 in steps of 32) runs. */
+    const int64_t allowed[] = {0, 32, 64, 224, 256, 2048};
+    for (size_t k = 0; k < sizeof allowed / sizeof allowed[0]; k++) {
+        call c = {.n = 0};
+        TENSOR("image", &img.tensor);
+        STR("model", "stub");
+        INT("process_resolution", allowed[k]);
+        DLManagedTensor *out[3] = {NULL, NULL, NULL};
+        cutout_status st = cutout_node_run(ctx, ADV, c.in, c.n, NULL, out, 3);
+        if (st != CUTOUT_OK) {
+            fixture_failures++;
+            fprintf(stderr, "process_resolution %lld: expected OK, got %s: %s\n",
+                    (long long)allowed[k], cutout_status_string(st), cutout_last_error());
+        }
+        release(out, 3);
+    }
+    stub_reset(); /* the injected failure below counts allocations from here */
     call c = {.n = 0};
     TENSOR("image", &img.tensor);
     STR("model", "stub");
