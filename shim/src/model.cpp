@@ -216,25 +216,24 @@ at::ScalarType weights_dtype(const torch::jit::Module &module) {
     return at::kFloat;
 }
 
-// Whether oneDNN's ISA cap (ONEDNN_MAX_CPU_ISA, or DNNL_MAX_CPU_ISA as
-// oneDNN 2 reads it) still allows its native bf16 kernels. oneDNN runs
-// nothing above the cap, so with a lower one bf16 would fail or be
-// emulated: the gate then says no, as on a CPU without bf16.
-bool isa_cap_allows_bf16() {
-    static const bool allowed = [] {
-        const char *cap = std::getenv("ONEDNN_MAX_CPU_ISA");
-        if (cap == nullptr || *cap == '\0') cap = std::getenv("DNNL_MAX_CPU_ISA");
-        if (cap == nullptr || *cap == '\0') return true;
-        std::string isa(cap);
-        for (char &c : isa) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-        for (const char *ok : {"ALL", "DEFAULT", "AVX512_CORE_BF16", "AVX512_CORE_FP16",
-                               "AVX512_CORE_AMX", "AVX512_CORE_AMX_FP16", "AVX10_1_512",
-                               "AVX10_1_512_AMX", "AVX10_1_512_AMX_FP16", "AVX10_2_512",
-                               "AVX10_2_512_AMX_2"})
-            if (isa == ok) return true;
-        return false;
-    }();
-    return allowed;
+// oneDNN's ISA cap (ONEDNN_MAX_CPU_ISA, or DNNL_MAX_CPU_ISA as oneDNN 2
+// reads it) in upper case; "" when none is set.
+std::string isa_cap() {
+    const char *cap = std::getenv("ONEDNN_MAX_CPU_ISA");
+    if (cap == nullptr || *cap == '\0') cap = std::getenv("DNNL_MAX_CPU_ISA");
+    std::string isa(cap != nullptr ? cap : "");
+    for (char &c : isa) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return isa;
+}
+
+// Whether the cap is unset or one of `allowed`. oneDNN runs nothing above
+// the cap, so a kernel family it excludes must not be counted on here.
+bool isa_cap_is_unset_or(std::initializer_list<const char *> allowed) {
+    const std::string cap = isa_cap();
+    if (cap.empty() || cap == "ALL" || cap == "DEFAULT") return true;
+    for (const char *ok : allowed)
+        if (cap == ok) return true;
+    return false;
 }
 
 // True when this CPU computes bf16 natively: AMX-BF16 (CPUID.(EAX=7,
@@ -243,14 +242,40 @@ bool isa_cap_allows_bf16() {
 // checks.
 bool cpu_has_native_bf16() {
 #if defined(__x86_64__) || defined(__i386__)
-    if (!isa_cap_allows_bf16()) return false;
-    __builtin_cpu_init();
-    if (!__builtin_cpu_supports("avx512f")) return false;
-    if (__builtin_cpu_supports("avx512bf16")) return true;
-    unsigned int eax = 0, ebx = 0, ecx = 0, edx = 0;
-    if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) && (edx & (1u << 22)) != 0) return true;
-#endif
+    static const bool native = [] {
+        if (!isa_cap_is_unset_or({"AVX512_CORE_BF16", "AVX512_CORE_FP16", "AVX512_CORE_AMX",
+                                  "AVX512_CORE_AMX_FP16", "AVX10_1_512", "AVX10_1_512_AMX",
+                                  "AVX10_1_512_AMX_FP16", "AVX10_2_512", "AVX10_2_512_AMX_2"}))
+            return false;
+        __builtin_cpu_init();
+        if (!__builtin_cpu_supports("avx512f")) return false;
+        if (__builtin_cpu_supports("avx512bf16")) return true;
+        unsigned int eax = 0, ebx = 0, ecx = 0, edx = 0;
+        return __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) && (edx & (1u << 22)) != 0;
+    }();
+    return native;
+#else
     return false;
+#endif
+}
+
+// True when bf16 runs on AMX-BF16 tiles here, which is what makes it faster
+// than fp32: with AVX512-BF16 alone (AMD Zen 4, or an Intel CPU held below
+// AMX) the bf16 forward pass measured slower than fp32 (benchmarks/RESULTS.md).
+bool cpu_has_amx_bf16() {
+#if defined(__x86_64__) || defined(__i386__)
+    static const bool amx = [] {
+        if (!cpu_has_native_bf16()) return false;
+        if (!isa_cap_is_unset_or({"AVX512_CORE_AMX", "AVX512_CORE_AMX_FP16", "AVX10_1_512_AMX",
+                                  "AVX10_1_512_AMX_FP16", "AVX10_2_512_AMX_2"}))
+            return false;
+        unsigned int eax = 0, ebx = 0, ecx = 0, edx = 0;
+        return __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) && (edx & (1u << 22)) != 0;
+    }();
+    return amx;
+#else
+    return false;
+#endif
 }
 
 at::ScalarType precision_dtype(const std::string &p) {
@@ -440,9 +465,10 @@ void prepare_for_inference(cutout_shim_model &model, const std::string &precisio
     model.channels_last = true;
 }
 
-// "auto" resolves to what the device computes best: bf16 on a CPU with
-// AMX-BF16 or AVX512-BF16, fp16 on CUDA, fp32 elsewhere. fp16 on the CPU is
-// refused: libtorch's CPU convolutions have no fp16 kernels.
+// "auto" resolves to what the device computes fastest: bf16 on a CPU with
+// AMX-BF16, fp16 on CUDA, fp32 elsewhere (AVX512-BF16 without AMX included).
+// fp16 on the CPU is refused: libtorch's CPU convolutions have no fp16
+// kernels.
 std::string resolve_precision(const char *precision, const c10::Device &dev) {
     std::string p = precision == nullptr ? "fp32" : precision;
     if (p != "auto" && p != "fp32" && p != "bf16" && p != "fp16")
@@ -450,7 +476,7 @@ std::string resolve_precision(const char *precision, const c10::Device &dev) {
              "precision: expected auto, fp32, bf16 or fp16, got " + in_quotes(p));
     if (p == "auto") {
         if (dev.is_cuda()) return "fp16";
-        return cpu_has_native_bf16() ? "bf16" : "fp32";
+        return cpu_has_amx_bf16() ? "bf16" : "fp32";
     }
     if (p == "fp16" && dev.is_cpu())
         fail(CUTOUT_SHIM_ERR_DEVICE,

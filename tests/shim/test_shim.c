@@ -1632,30 +1632,44 @@ int main(int argc, char **argv) {
 /* ------------------------------------------------------------------------ */
 /* Precision: resolution, refusal, and bf16 staying close to fp32. */
 
-/* Whether /proc/cpuinfo lists amx_bf16 or avx512_bf16 (what "auto" on the
- * CPU must pick bf16 for), read independently of the shim's cpuid check. */
-static bool cpuinfo_has_bf16(void) {
+/* Whether /proc/cpuinfo lists `flag` (" amx_bf16", " avx512_bf16"), read
+ * independently of the shim's cpuid check. */
+static bool cpuinfo_has(const char *flag) {
     FILE *f = fopen("/proc/cpuinfo", "r");
     char line[8192];
     bool found = false;
     while (f != NULL && !found && fgets(line, sizeof line, f) != NULL)
-        if (strncmp(line, "flags", 5) == 0)
-            found = strstr(line, " amx_bf16") != NULL || strstr(line, " avx512_bf16") != NULL;
+        if (strncmp(line, "flags", 5) == 0) found = strstr(line, flag) != NULL;
     if (f != NULL) fclose(f);
     return found;
 }
 
-/* Whether the shim must run bf16 here: the CPU has it (cpuinfo_has_bf16)
- * and oneDNN's ISA cap, when set, is not one of the ISAs below
- * AVX512_CORE_BF16 (the shim then refuses bf16, as on an AVX2 CPU). */
-static bool expect_native_bf16(void) {
-    static const char *const lower[] = {"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2",
-                                        "AVX512_CORE", "AVX512_CORE_VNNI"};
+/* Whether oneDNN's ISA cap, when set, is one of the n `below` ISAs. */
+static bool cap_is_one_of(const char *const *below, size_t n) {
     const char *cap = getenv("ONEDNN_MAX_CPU_ISA");
     if (cap == NULL || *cap == '\0') cap = getenv("DNNL_MAX_CPU_ISA");
-    for (size_t i = 0; cap != NULL && i < sizeof lower / sizeof lower[0]; ++i)
-        if (strcasecmp(cap, lower[i]) == 0) return false;
-    return cpuinfo_has_bf16();
+    for (size_t i = 0; cap != NULL && i < n; ++i)
+        if (strcasecmp(cap, below[i]) == 0) return true;
+    return false;
+}
+
+static const char *const kBelowBf16[] = {"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2",
+                                         "AVX512_CORE", "AVX512_CORE_VNNI"};
+static const char *const kBelowAmx[] = {"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2",
+                                        "AVX512_CORE", "AVX512_CORE_VNNI", "AVX512_CORE_BF16",
+                                        "AVX512_CORE_FP16", "AVX10_1_512"};
+
+/* Whether "auto" must pick bf16 here: AMX-BF16, not held below AMX. */
+static bool expect_auto_bf16(void) {
+    return cpuinfo_has(" amx_bf16") && !cap_is_one_of(kBelowAmx, sizeof kBelowAmx / sizeof kBelowAmx[0]);
+}
+
+/* Whether the shim must run bf16 here: the CPU has it (AMX-BF16 or
+ * AVX512-BF16) and oneDNN's ISA cap, when set, is not below
+ * AVX512_CORE_BF16 (the shim then refuses bf16, as on an AVX2 CPU). */
+static bool expect_native_bf16(void) {
+    return (cpuinfo_has(" amx_bf16") || cpuinfo_has(" avx512_bf16")) &&
+           !cap_is_one_of(kBelowBf16, sizeof kBelowBf16 / sizeof kBelowBf16[0]);
 }
 
 static int case_precision(void) {
@@ -1687,7 +1701,7 @@ static int case_precision(void) {
 
     CHECK_STATUS(cutout_shim_model_load_precision(path, "cpu", "auto", &model, &info, err, sizeof err),
                  CUTOUT_SHIM_OK, err, NULL);
-    const char *expected = native ? "bf16" : "fp32";
+    const char *expected = expect_auto_bf16() ? "bf16" : "fp32";
     CHECK(strcmp(info.precision, expected) == 0, "auto on this cpu: expected %s, got %s", expected,
           info.precision);
     cutout_shim_model_free(model);
