@@ -4,13 +4,13 @@
  * need more than the spec (devices, NaN/Inf, host memory). See nodes.h.
  */
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "error.h"
 #include "nodes.h"
 #include "tensor_check.h"
 
-/* A shim failure: its message already names the input. */
 /* A shim status is returned as the public status of the same value: each
  * pair is tied here, so renumbering either side fails the build. */
 _Static_assert(CUTOUT_SHIM_OK == CUTOUT_OK, "shim status OK");
@@ -26,6 +26,7 @@ _Static_assert(CUTOUT_SHIM_ERR_OUT_OF_MEMORY == CUTOUT_ERR_OUT_OF_MEMORY, "shim 
 _Static_assert(CUTOUT_SHIM_ERR_INFERENCE == CUTOUT_ERR_INFERENCE, "shim status INFERENCE");
 _Static_assert(CUTOUT_SHIM_ERR_INTERNAL == CUTOUT_ERR_INTERNAL, "shim status INTERNAL");
 
+/* A shim failure: its message already names the input. */
 cutout_status node_shim_failed(cutout_shim_status st, const char *err)
 {
     return cutout_error_set_text((cutout_status)st, err[0] ? err : "shim: failed without a message");
@@ -131,4 +132,30 @@ void node_release(DLManagedTensor **t)
         if ((*t)->deleter) (*t)->deleter(*t);
         *t = NULL;
     }
+}
+
+/* Index of `value` among `options` (n of them), or -1. */
+static int option_index(const char *value, const char *const *options, int n)
+{
+    for (int i = 0; value && i < n; i++)
+        if (strcmp(value, options[i]) == 0) return i;
+    return -1;
+}
+
+/* Beyond the spec's own check: a host's nodes.json may offer values this
+ * library does not know. */
+cutout_status node_combo_choice(const bound_inputs *in, const char *name,
+                                const char *const *options, int n, int *out)
+{
+    const char *value = inputs_get(in, name)->s;
+    *out = option_index(value ? value : options[0], options, n);
+    if (*out >= 0) return CUTOUT_OK;
+    char expected[256] = "";
+    for (int i = 0; i < n; i++) {
+        strncat(expected, i == 0 ? "\"" : ", \"", sizeof expected - strlen(expected) - 1);
+        strncat(expected, options[i], sizeof expected - strlen(expected) - 1);
+        strncat(expected, "\"", sizeof expected - strlen(expected) - 1);
+    }
+    return cutout_error_set(CUTOUT_ERR_INVALID_INPUT, "%s: expected one of %s, got \"%s\"", name,
+                            expected, value);
 }

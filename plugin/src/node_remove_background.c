@@ -23,21 +23,8 @@ const node_needs node_remove_background_needs[] = {
     {NULL, SPEC_IMAGE},
 };
 
-/* The shim's quality for the COMBO value `q` (NULL: the spec gave no
- * default, so fast). Errors: INVALID_INPUT for a value a host's own
- * nodes.json allowed but this library does not know. */
-static cutout_status quality_of(const char *q, int32_t *out)
-{
-    if (q == NULL || strcmp(q, "fast") == 0) {
-        *out = CUTOUT_SHIM_QUALITY_FAST;
-    } else if (strcmp(q, "best") == 0) {
-        *out = CUTOUT_SHIM_QUALITY_BEST;
-    } else {
-        return cutout_error_set(CUTOUT_ERR_INVALID_INPUT,
-                                "quality: expected one of \"fast\", \"best\", got \"%s\"", q);
-    }
-    return CUTOUT_OK;
-}
+/* Index i of quality_options is the shim's quality i. */
+static const char *const quality_options[] = {"fast", "best"};
 
 cutout_status node_matte_batch(cutout_context *ctx, const bound_inputs *in,
                                const cutout_run_params *run, const matte_steps *steps,
@@ -61,8 +48,10 @@ cutout_status node_matte_batch(cutout_context *ctx, const bound_inputs *in,
     cutout_shim_predict_params predict = {sizeof predict, 0, 0, CUTOUT_SHIM_FIT_AUTO,
                                           CUTOUT_SHIM_QUALITY_FAST};
     if (steps->predict) predict = *steps->predict;
-    cutout_status qst = quality_of(inputs_get(in, "quality")->s, &predict.quality);
+    int quality;
+    cutout_status qst = node_combo_choice(in, "quality", quality_options, 2, &quality);
     if (qst != CUTOUT_OK) return qst;
+    predict.quality = quality == 1 ? CUTOUT_SHIM_QUALITY_BEST : CUTOUT_SHIM_QUALITY_FAST;
     if (model_name == NULL)
         return cutout_error_set(CUTOUT_ERR_INVALID_INPUT,
                                 "model: required input missing (expected a model name; the "

@@ -42,32 +42,6 @@ const node_needs node_remove_background_advanced_needs[] = {
     {NULL, SPEC_IMAGE},
 };
 
-/* Index of `value` among `options` (n of them), or -1. */
-static int option_index(const char *value, const char *const *options, int n)
-{
-    for (int i = 0; value && i < n; i++)
-        if (strcmp(value, options[i]) == 0) return i;
-    return -1;
-}
-
-/* Reads COMBO `name` into *out as the index of its value in `options`.
- * Errors: INVALID_INPUT naming the input, the options and the value. */
-static cutout_status combo_choice(const bound_inputs *in, const char *name,
-                                  const char *const *options, int n, int *out)
-{
-    const char *value = inputs_get(in, name)->s;
-    *out = option_index(value ? value : options[0], options, n);
-    if (*out >= 0) return CUTOUT_OK;
-    char expected[256] = "";
-    for (int i = 0; i < n; i++) {
-        strncat(expected, i == 0 ? "\"" : ", \"", sizeof expected - strlen(expected) - 1);
-        strncat(expected, options[i], sizeof expected - strlen(expected) - 1);
-        strncat(expected, "\"", sizeof expected - strlen(expected) - 1);
-    }
-    return cutout_error_set(CUTOUT_ERR_INVALID_INPUT, "%s: expected one of %s, got \"%s\"", name,
-                            expected, value);
-}
-
 /* ---- The BOX output: int64 B x 4 on the CPU, owned by the caller. ---- */
 
 typedef struct box_tensor {
@@ -142,7 +116,7 @@ static cutout_status read_options(const bound_inputs *in, advanced_options *o)
                                 "32..2048 in steps of 32, got %lld",
                                 (long long)res);
     o->predict.process_height = o->predict.process_width = res;
-    if ((st = combo_choice(in, "fit", fit_options, 4, &choice)) != CUTOUT_OK) return st;
+    if ((st = node_combo_choice(in, "fit", fit_options, 4, &choice)) != CUTOUT_OK) return st;
     o->predict.fit = choice == 1   ? CUTOUT_SHIM_FIT_BALANCED
                      : choice == 2 ? CUTOUT_SHIM_FIT_LETTERBOX
                      : choice == 3 ? CUTOUT_SHIM_FIT_STRETCH
@@ -165,18 +139,18 @@ static cutout_status read_options(const bound_inputs *in, advanced_options *o)
     o->finish.grow = (int32_t)grow;
     o->finish.invert = inputs_get(in, "invert_mask")->b;
 
-    if ((st = combo_choice(in, "foreground", foreground_options, 2, &choice)) != CUTOUT_OK)
+    if ((st = node_combo_choice(in, "foreground", foreground_options, 2, &choice)) != CUTOUT_OK)
         return st;
     o->finish.foreground =
         choice == 1 ? CUTOUT_SHIM_FOREGROUND_ESTIMATE : CUTOUT_SHIM_FOREGROUND_ORIGINAL;
-    if ((st = combo_choice(in, "edge_refinement", refinement_options, 2, &choice)) != CUTOUT_OK)
+    if ((st = node_combo_choice(in, "edge_refinement", refinement_options, 2, &choice)) != CUTOUT_OK)
         return st;
     o->finish.edge_refinement = choice == 1 ? CUTOUT_SHIM_REFINE_GUIDED : CUTOUT_SHIM_REFINE_NONE;
-    if ((st = combo_choice(in, "output", output_options, 3, &choice)) != CUTOUT_OK) return st;
+    if ((st = node_combo_choice(in, "output", output_options, 3, &choice)) != CUTOUT_OK) return st;
     o->finish.output = choice == 1   ? CUTOUT_SHIM_OUTPUT_RGB
                        : choice == 2 ? CUTOUT_SHIM_OUTPUT_PREMULTIPLIED
                                      : CUTOUT_SHIM_OUTPUT_RGBA;
-    if ((st = combo_choice(in, "mask_convention", convention_options, 2, &choice)) != CUTOUT_OK)
+    if ((st = node_combo_choice(in, "mask_convention", convention_options, 2, &choice)) != CUTOUT_OK)
         return st;
     o->finish.mask_transparent_is_one = choice == 1;
 

@@ -85,7 +85,10 @@ extern const node_needs node_composite_needs[];
  *   (may be NULL) beside it. Errors: DEVICE.
  * node_check_finite: no NaN/Inf in items 0..batch-1. Errors: INVALID_INPUT.
  * node_check_host_memory: 20 bytes a pixel of outputs fit in the memory
- *   the system has available. Errors: OUT_OF_MEMORY. */
+ *   the system has available. Errors: OUT_OF_MEMORY.
+ * node_combo_choice: *out = the index of COMBO `name`'s value among the n
+ *   `options` (options[0] when the value is NULL). Errors: INVALID_INPUT
+ *   naming the input, the options and the value. */
 cutout_status node_shim_failed(cutout_shim_status st, const char *err);
 void node_release(DLManagedTensor **t);
 cutout_status node_check_abort(const cutout_run_params *run, int64_t item, int64_t batch);
@@ -93,5 +96,7 @@ cutout_status node_check_devices(const cutout_context *ctx, const DLTensor *imag
                                  const DLTensor *mask);
 cutout_status node_check_finite(const char *name, const DLTensor *t, int64_t batch);
 cutout_status node_check_host_memory(const image_shape *is, int64_t batch_pixels);
+cutout_status node_combo_choice(const bound_inputs *in, const char *name,
+                                const char *const *options, int n, int *out);
 
 #endif /* CUTOUT_NODES_H */

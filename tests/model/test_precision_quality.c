@@ -35,6 +35,32 @@
 static const double kMaxMean = 1e-3;
 static const double kMinIoU = 0.995;
 
+/* Runs CutoutRemoveBackground on `image` in `precision`; on success *mask
+ * is the MASK output (the caller's) and the IMAGE output is freed. */
+static cutout_status run_node(cutout_context *ctx, DLTensor *image, const char *precision,
+                              DLManagedTensor **mask) {
+    cutout_input inputs[] = {
+        {"image", CUTOUT_VALUE_TENSOR, image, 0, 0, false, NULL},
+        {"model", CUTOUT_VALUE_STRING, NULL, 0, 0, false, "isnet"},
+        {"precision", CUTOUT_VALUE_STRING, NULL, 0, 0, false, precision},
+    };
+    DLManagedTensor *out[2] = {NULL, NULL};
+    cutout_status st = cutout_node_run(ctx, "CutoutRemoveBackground", inputs, 3, NULL, out, 2);
+    if (st == CUTOUT_OK) out[0]->deleter(out[0]);
+    *mask = out[1];
+    return st;
+}
+
+/* The MASK of one run, or NULL after printing why. */
+static DLManagedTensor *run_mask(cutout_context *ctx, DLTensor *image, const char *precision) {
+    DLManagedTensor *mask = NULL;
+    if (run_node(ctx, image, precision, &mask) != CUTOUT_OK) {
+        fprintf(stderr, "FAIL: %s: %s\n", precision, cutout_last_error());
+        return NULL;
+    }
+    return mask;
+}
+
 /* Whether the library runs bf16 on this CPU; set once by probe_bf16(). */
 static bool bf16_supported = true;
 
@@ -46,16 +72,10 @@ static int probe_bf16(cutout_context *ctx) {
     for (size_t i = 0; i < sizeof px / sizeof px[0]; ++i) px[i] = 0.5f;
     int64_t shape[4] = {1, 32, 32, 3};
     DLTensor image = {px, {kDLCPU, 0}, 4, {kDLFloat, 32, 1}, shape, NULL, 0};
-    cutout_input inputs[] = {
-        {"image", CUTOUT_VALUE_TENSOR, &image, 0, 0, false, NULL},
-        {"model", CUTOUT_VALUE_STRING, NULL, 0, 0, false, "isnet"},
-        {"precision", CUTOUT_VALUE_STRING, NULL, 0, 0, false, "bf16"},
-    };
-    DLManagedTensor *out[2] = {NULL, NULL};
-    cutout_status st = cutout_node_run(ctx, "CutoutRemoveBackground", inputs, 3, NULL, out, 2);
+    DLManagedTensor *mask = NULL;
+    cutout_status st = run_node(ctx, &image, "bf16", &mask);
     if (st == CUTOUT_OK) {
-        out[0]->deleter(out[0]);
-        out[1]->deleter(out[1]);
+        mask->deleter(mask);
         return 1;
     }
     if (st == CUTOUT_ERR_DEVICE && strstr(cutout_last_error(), "bf16 needs a CPU with") != NULL) {
@@ -65,22 +85,6 @@ static int probe_bf16(cutout_context *ctx) {
     }
     fprintf(stderr, "FAIL: bf16 probe: %s: %s\n", cutout_status_string(st), cutout_last_error());
     return 0;
-}
-
-/* The MASK of one run, or NULL after printing why. */
-static DLManagedTensor *run_mask(cutout_context *ctx, DLTensor *image, const char *precision) {
-    cutout_input inputs[] = {
-        {"image", CUTOUT_VALUE_TENSOR, image, 0, 0, false, NULL},
-        {"model", CUTOUT_VALUE_STRING, NULL, 0, 0, false, "isnet"},
-        {"precision", CUTOUT_VALUE_STRING, NULL, 0, 0, false, precision},
-    };
-    DLManagedTensor *out[2] = {NULL, NULL};
-    if (cutout_node_run(ctx, "CutoutRemoveBackground", inputs, 3, NULL, out, 2) != CUTOUT_OK) {
-        fprintf(stderr, "FAIL: %s: %s\n", precision, cutout_last_error());
-        return NULL;
-    }
-    out[0]->deleter(out[0]);
-    return out[1];
 }
 
 /* 1 when the photo passes, 0 when it fails. */
