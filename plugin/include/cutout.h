@@ -112,6 +112,15 @@ typedef struct cutout_context_params {
     /* Alternative nodes.json text (NUL-terminated, copied) instead of the
      * embedded one; for hosts that test their own specs. NULL = embedded. */
     const char *nodes_json;
+    /* Tuning; false is the default and the fastest choice measured.
+     * cpu_shared_passes: on the CPU the items of a chunk (batch_size) share
+     * one forward pass, as they always do on CUDA, instead of one pass
+     * each; it needs more memory and was no faster (benchmarks/RESULTS.md).
+     * no_direct_convolutions: bf16 on the CPU uses libtorch's own
+     * convolutions instead of the library's direct oneDNN ones (which a
+     * build may not have). Both apply to models the context loads. */
+    bool cpu_shared_passes;
+    bool no_direct_convolutions;
 } cutout_context_params;
 
 /* Defaults: no extra model dirs, device "cpu", num_threads 0, embedded

@@ -90,6 +90,8 @@ CUTOUT_API cutout_status cutout_context_create(const cutout_context_params *para
                                   "usable CUDA (expected \"cpu\")",
                                   ctx->device_name);
     }
+    ctx->cpu_shared_passes = p.cpu_shared_passes;
+    ctx->no_direct_convolutions = p.no_direct_convolutions;
     if (st == CUTOUT_OK) st = models_init_dirs(ctx, &p);
     if (st == CUTOUT_OK) st = models_scan(ctx);
     if (st == CUTOUT_OK) {

@@ -23,6 +23,8 @@ struct cutout_context {
     spec_doc spec;
     DLDevice device;
     char device_name[32];
+    bool cpu_shared_passes;       /* cutout_context_params */
+    bool no_direct_convolutions;
     char **model_dirs;       /* search order */
     size_t num_model_dirs;
     char **model_names;      /* installed at creation, sorted */

@@ -65,6 +65,11 @@ static cutout_status check_value(const spec_input *spec, const cutout_input *in)
                                     "%s: expected an integer in %lld..%lld, got %lld", name,
                                     (long long)spec->min_int, (long long)spec->max_int,
                                     (long long)in->i);
+        if (!spec_int_on_step(spec, in->i))
+            return cutout_error_set(CUTOUT_ERR_INVALID_INPUT,
+                                    "%s: expected %lld..%lld in steps of %lld, got %lld", name,
+                                    (long long)spec->min_int, (long long)spec->max_int,
+                                    (long long)spec->step_int, (long long)in->i);
         return CUTOUT_OK;
     case SPEC_FLOAT:
         if (!isfinite(in->f) || in->f < spec->min_float || in->f > spec->max_float)

@@ -196,8 +196,10 @@ cutout_status models_get(cutout_context *ctx, const char *name, const char *prec
         loaded_model *slot = &ctx->loaded[ctx->num_loaded];
         char err[1024] = "";
         memset(slot, 0, sizeof *slot);
-        st = cutout_shim_model_load_precision(path, ctx->device_name, precision, &slot->model,
-                                              &slot->info, err, sizeof err);
+        const cutout_shim_load_params load = {sizeof load, precision, ctx->cpu_shared_passes,
+                                              ctx->no_direct_convolutions};
+        st = cutout_shim_model_load(path, ctx->device, &load, &slot->model, &slot->info, err,
+                                    sizeof err);
         if (st != CUTOUT_OK) {
             cutout_error_set(st, "model: \"%s\": %s", name, err);
         } else if (!(slot->name = dup_n(name, strlen(name)))) {

@@ -1,12 +1,9 @@
 /*
  * node_remove_background_advanced.c - CutoutRemoveBackgroundAdvanced: the
- * basic node's flow (node_matte_batch: validate everything, predict each
- * chunk of batch_size items in one forward pass, finish every item, report
- * progress after each item, poll abort before each item and inside the
- * shim) with the edge options: processing size and fit, matte refinement, foreground colour,
- * output layout, MASK polarity and cropping to the subject. The pixel work
- * is the shim's (cutout_shim_predict_alpha_ex, cutout_shim_finish_item,
- * cutout_shim_subject_box, cutout_shim_crop); this file orchestrates.
+ * batch loop (matte_batch.c) with the edge options: processing size and
+ * fit, matte refinement, foreground colour, output layout, MASK polarity
+ * and cropping to the subject. The pixel work is the shim's; this file
+ * reads the options and orchestrates.
  *
  * Outputs: IMAGE (C = 4, or 3 for "RGB + MASK"), MASK, and BOX, an int64
  * B x 4 CPU tensor [x, y, w, h] of the output window inside the input.
@@ -16,31 +13,7 @@
 #include <string.h>
 
 #include "error.h"
-#include "models.h"
-#include "nodes.h"
-#include "tensor_check.h"
-
-const node_needs node_remove_background_advanced_needs[] = {
-    {"image", SPEC_IMAGE},
-    {"mask", SPEC_MASK},
-    {"batch_size", SPEC_INT},
-    {"model", SPEC_COMBO},
-    {"precision", SPEC_COMBO},
-    {"quality", SPEC_COMBO},
-    {"process_resolution", SPEC_INT},
-    {"fit", SPEC_COMBO},
-    {"threshold", SPEC_FLOAT},
-    {"mask_blur", SPEC_INT},
-    {"mask_grow", SPEC_INT},
-    {"invert_mask", SPEC_BOOLEAN},
-    {"foreground", SPEC_COMBO},
-    {"edge_refinement", SPEC_COMBO},
-    {"output", SPEC_COMBO},
-    {"mask_convention", SPEC_COMBO},
-    {"crop_to_subject", SPEC_BOOLEAN},
-    {"crop_padding", SPEC_INT},
-    {NULL, SPEC_IMAGE},
-};
+#include "matte_batch.h"
 
 /* ---- The BOX output: int64 B x 4 on the CPU, owned by the caller. ---- */
 
@@ -86,11 +59,42 @@ static cutout_status box_tensor_new(int64_t batch, const int64_t box[4], DLManag
 
 /* ---- Options ---- */
 
-static const char *const fit_options[] = {"auto", "balanced", "letterbox", "stretch"};
-static const char *const foreground_options[] = {"original", "estimate"};
-static const char *const refinement_options[] = {"none", "guided"};
-static const char *const output_options[] = {"RGBA", "RGB + MASK", "premultiplied RGBA"};
-static const char *const convention_options[] = {"foreground = 1", "LoadImage"};
+static const node_choice fit_choices[] = {{"auto", CUTOUT_SHIM_FIT_AUTO},
+                                          {"balanced", CUTOUT_SHIM_FIT_BALANCED},
+                                          {"letterbox", CUTOUT_SHIM_FIT_LETTERBOX},
+                                          {"stretch", CUTOUT_SHIM_FIT_STRETCH},
+                                          {NULL, 0}};
+static const node_choice foreground_choices[] = {{"original", CUTOUT_SHIM_FOREGROUND_ORIGINAL},
+                                                 {"estimate", CUTOUT_SHIM_FOREGROUND_ESTIMATE},
+                                                 {NULL, 0}};
+static const node_choice refinement_choices[] = {
+    {"none", CUTOUT_SHIM_REFINE_NONE}, {"guided", CUTOUT_SHIM_REFINE_GUIDED}, {NULL, 0}};
+static const node_choice output_choices[] = {{"RGBA", CUTOUT_SHIM_OUTPUT_RGBA},
+                                             {"RGB + MASK", CUTOUT_SHIM_OUTPUT_RGB},
+                                             {"premultiplied RGBA", CUTOUT_SHIM_OUTPUT_PREMULTIPLIED},
+                                             {NULL, 0}};
+
+const node_input node_remove_background_advanced_inputs[] = {
+    NODE_TENSOR("image", SPEC_IMAGE),
+    NODE_TENSOR("mask", SPEC_MASK),
+    NODE_INT("batch_size", 1, INT64_MAX, 1),
+    NODE_MODELS("model"),
+    NODE_COMBO("precision", node_precision_choices),
+    NODE_COMBO("quality", node_quality_choices),
+    NODE_SIZE("process_resolution", CUTOUT_SHIM_PROCESS_SIZE_MIN, CUTOUT_SHIM_PROCESS_SIZE_MAX),
+    NODE_COMBO("fit", fit_choices),
+    NODE_FLOAT("threshold", 0.0, 1.0),
+    NODE_INT("mask_blur", 0, CUTOUT_SHIM_BLUR_MAX, 1),
+    NODE_INT("mask_grow", -CUTOUT_SHIM_GROW_MAX, CUTOUT_SHIM_GROW_MAX, 1),
+    NODE_BOOLEAN("invert_mask"),
+    NODE_COMBO("foreground", foreground_choices),
+    NODE_COMBO("edge_refinement", refinement_choices),
+    NODE_COMBO("output", output_choices),
+    NODE_COMBO("mask_convention", node_mask_convention_choices),
+    NODE_BOOLEAN("crop_to_subject"),
+    NODE_INT("crop_padding", 0, INT64_MAX, 1),
+    NODE_END,
+};
 
 typedef struct advanced_options {
     cutout_shim_predict_params predict;
@@ -99,68 +103,33 @@ typedef struct advanced_options {
     int64_t crop_padding;
 } advanced_options;
 
-/* Reads and checks every option (beyond what the spec's ranges say, since
- * a host may ship its own nodes.json). Errors: INVALID_INPUT. */
+/* Reads every option; their values were checked against the spec when the
+ * inputs were bound, and the spec against this file when the context was
+ * created. Errors: INTERNAL (an option with no implementation). */
 static cutout_status read_options(const bound_inputs *in, advanced_options *o)
 {
     memset(o, 0, sizeof *o);
     o->predict.struct_size = sizeof o->predict;
     o->finish.struct_size = sizeof o->finish;
-    int choice;
-    cutout_status st;
-
-    const int64_t res = inputs_get(in, "process_resolution")->i;
-    if (res != 0 && (res < 32 || res > 2048 || res % 32 != 0))
-        return cutout_error_set(CUTOUT_ERR_INVALID_INPUT,
-                                "process_resolution: expected 0 (the model's native size) or "
-                                "32..2048 in steps of 32, got %lld",
-                                (long long)res);
-    o->predict.process_height = o->predict.process_width = res;
-    if ((st = node_combo_choice(in, "fit", fit_options, 4, &choice)) != CUTOUT_OK) return st;
-    o->predict.fit = choice == 1   ? CUTOUT_SHIM_FIT_BALANCED
-                     : choice == 2 ? CUTOUT_SHIM_FIT_LETTERBOX
-                     : choice == 3 ? CUTOUT_SHIM_FIT_STRETCH
-                                   : CUTOUT_SHIM_FIT_AUTO;
-
-    const double threshold = inputs_get(in, "threshold")->f;
-    if (!(threshold >= 0.0 && threshold <= 1.0))
-        return cutout_error_set(CUTOUT_ERR_INVALID_INPUT,
-                                "threshold: expected 0..1 (0 = soft matte), got %g", threshold);
-    o->finish.threshold = (float)threshold;
-    const int64_t blur = inputs_get(in, "mask_blur")->i;
-    if (blur < 0 || blur > 64)
-        return cutout_error_set(CUTOUT_ERR_INVALID_INPUT,
-                                "mask_blur: expected 0..64 px, got %lld", (long long)blur);
-    o->finish.blur = (float)blur;
-    const int64_t grow = inputs_get(in, "mask_grow")->i;
-    if (grow < -64 || grow > 64)
-        return cutout_error_set(CUTOUT_ERR_INVALID_INPUT,
-                                "mask_grow: expected -64..64 px, got %lld", (long long)grow);
-    o->finish.grow = (int32_t)grow;
+    o->predict.process_height = o->predict.process_width =
+        inputs_get(in, "process_resolution")->i;
+    o->finish.threshold = (float)inputs_get(in, "threshold")->f;
+    o->finish.blur = (float)inputs_get(in, "mask_blur")->i;
+    o->finish.grow = (int32_t)inputs_get(in, "mask_grow")->i;
     o->finish.invert = inputs_get(in, "invert_mask")->b;
-
-    if ((st = node_combo_choice(in, "foreground", foreground_options, 2, &choice)) != CUTOUT_OK)
-        return st;
-    o->finish.foreground =
-        choice == 1 ? CUTOUT_SHIM_FOREGROUND_ESTIMATE : CUTOUT_SHIM_FOREGROUND_ORIGINAL;
-    if ((st = node_combo_choice(in, "edge_refinement", refinement_options, 2, &choice)) != CUTOUT_OK)
-        return st;
-    o->finish.edge_refinement = choice == 1 ? CUTOUT_SHIM_REFINE_GUIDED : CUTOUT_SHIM_REFINE_NONE;
-    if ((st = node_combo_choice(in, "output", output_options, 3, &choice)) != CUTOUT_OK) return st;
-    o->finish.output = choice == 1   ? CUTOUT_SHIM_OUTPUT_RGB
-                       : choice == 2 ? CUTOUT_SHIM_OUTPUT_PREMULTIPLIED
-                                     : CUTOUT_SHIM_OUTPUT_RGBA;
-    if ((st = node_combo_choice(in, "mask_convention", convention_options, 2, &choice)) != CUTOUT_OK)
-        return st;
-    o->finish.mask_transparent_is_one = choice == 1;
-
     o->crop = inputs_get(in, "crop_to_subject")->b;
     o->crop_padding = inputs_get(in, "crop_padding")->i;
-    if (o->crop_padding < 0)
-        return cutout_error_set(CUTOUT_ERR_INVALID_INPUT,
-                                "crop_padding: expected >= 0 px, got %lld",
-                                (long long)o->crop_padding);
-    return CUTOUT_OK;
+    int32_t convention = 0;
+    cutout_status st = node_choice_of(in, "fit", fit_choices, &o->predict.fit);
+    if (st == CUTOUT_OK)
+        st = node_choice_of(in, "foreground", foreground_choices, &o->finish.foreground);
+    if (st == CUTOUT_OK)
+        st = node_choice_of(in, "edge_refinement", refinement_choices, &o->finish.edge_refinement);
+    if (st == CUTOUT_OK) st = node_choice_of(in, "output", output_choices, &o->finish.output);
+    if (st == CUTOUT_OK)
+        st = node_choice_of(in, "mask_convention", node_mask_convention_choices, &convention);
+    o->finish.mask_transparent_is_one = convention == 1;
+    return st;
 }
 
 /* The crop window: the subject's box grown by `pad` and clipped to the
@@ -210,11 +179,11 @@ cutout_status node_remove_background_advanced_run(cutout_context *ctx, const bou
 
     /* 1-3. Checks, outputs and the batch loop, as the basic node, with this
      *      node's processing size, matte steps and output layout. */
-    const matte_steps steps = {&opt.predict, &opt.finish,
+    const matte_steps steps = {opt.predict, &opt.finish,
                                opt.finish.output == CUTOUT_SHIM_OUTPUT_RGB ? 3 : 4};
     image_shape is;
     DLManagedTensor *out_image = NULL, *out_mask = NULL, *out_box = NULL;
-    st = node_matte_batch(ctx, in, run, &steps, &is, &out_image, &out_mask);
+    st = matte_batch_run(ctx, in, run, &steps, &is, &out_image, &out_mask);
     if (st != CUTOUT_OK) return st;
 
     /* 4. The box, and the crop to it. */

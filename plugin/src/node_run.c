@@ -12,11 +12,11 @@ static const spec_type image_mask_box[] = {SPEC_IMAGE, SPEC_MASK, SPEC_BOX};
 static const spec_type image_only[] = {SPEC_IMAGE};
 
 static const node_impl implementations[] = {
-    {"CutoutRemoveBackground", node_remove_background_run, node_remove_background_needs,
+    {"CutoutRemoveBackground", node_remove_background_run, node_remove_background_inputs,
      image_and_mask, 2},
     {"CutoutRemoveBackgroundAdvanced", node_remove_background_advanced_run,
-     node_remove_background_advanced_needs, image_mask_box, 3},
-    {"CutoutCompositeBackground", node_composite_run, node_composite_needs, image_only, 1},
+     node_remove_background_advanced_inputs, image_mask_box, 3},
+    {"CutoutCompositeBackground", node_composite_run, node_composite_inputs, image_only, 1},
 };
 
 const node_impl *nodes_find(const char *id)
@@ -24,42 +24,6 @@ const node_impl *nodes_find(const char *id)
     for (size_t i = 0; id && i < sizeof implementations / sizeof implementations[0]; i++)
         if (strcmp(implementations[i].id, id) == 0) return &implementations[i];
     return NULL;
-}
-
-cutout_status nodes_check_spec(const spec_doc *doc)
-{
-    for (size_t i = 0; i < doc->num_nodes; i++) {
-        const spec_node *node = &doc->nodes[i];
-        const node_impl *impl = nodes_find(node->id);
-        if (!impl)
-            return cutout_error_set(CUTOUT_ERR_SPEC,
-                                    "nodes.json: nodes[%zu].id: no implementation for node \"%s\" "
-                                    "in this library",
-                                    i, node->id);
-        for (const node_needs *need = impl->needs; need->name; need++) {
-            const spec_input *in = spec_find_input(node, need->name);
-            if (!in)
-                return cutout_error_set(CUTOUT_ERR_SPEC,
-                                        "nodes.json: nodes[%zu] (%s): input \"%s\" is missing "
-                                        "(expected a %s input)",
-                                        i, node->id, need->name, spec_type_name(need->type));
-            if (in->type != need->type)
-                return cutout_error_set(CUTOUT_ERR_SPEC,
-                                        "nodes.json: nodes[%zu] (%s): input \"%s\": expected type "
-                                        "%s, got %s",
-                                        i, node->id, need->name, spec_type_name(need->type),
-                                        spec_type_name(in->type));
-        }
-        bool outputs_match = node->num_outputs == impl->num_outputs;
-        for (size_t k = 0; outputs_match && k < impl->num_outputs; k++)
-            outputs_match = node->outputs[k].type == impl->outputs[k];
-        if (!outputs_match)
-            return cutout_error_set(CUTOUT_ERR_SPEC,
-                                    "nodes.json: nodes[%zu] (%s).outputs: do not match what the "
-                                    "library produces (%zu outputs)",
-                                    i, node->id, impl->num_outputs);
-    }
-    return CUTOUT_OK;
 }
 
 CUTOUT_API cutout_run_params cutout_run_default_params(void)

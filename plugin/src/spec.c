@@ -19,6 +19,15 @@ static const struct {
     {"STRING", SPEC_STRING},   {"BOX", SPEC_BOX},
 };
 
+bool spec_int_on_step(const spec_input *in, int64_t v)
+{
+    const int64_t base = in->min_int == INT64_MIN ? 0 : in->min_int;
+    /* Both are within [min, max], so the difference cannot overflow below
+     * INT64_MIN; unsigned arithmetic keeps it defined for any pair. */
+    const uint64_t diff = v >= base ? (uint64_t)v - (uint64_t)base : (uint64_t)base - (uint64_t)v;
+    return in->step_int <= 1 || diff % (uint64_t)in->step_int == 0;
+}
+
 const char *spec_type_name(spec_type type)
 {
     for (size_t i = 0; i < sizeof type_names / sizeof type_names[0]; i++)
@@ -133,6 +142,10 @@ static cutout_status parse_int_input(const cJSON *obj, const char *where, spec_i
     if (step && (st = get_int(step, where, "step", &step_value)) != CUTOUT_OK) return st;
     if (step_value < 1) return BAD("nodes.json: %s.step: expected >= 1, got %lld", where,
                                    (long long)step_value);
+    in->step_int = step_value;
+    if (in->has_default && !spec_int_on_step(in, in->default_int))
+        return BAD("nodes.json: %s.default: %lld is not min + a multiple of step %lld", where,
+                   (long long)in->default_int, (long long)step_value);
     return CUTOUT_OK;
 }
 

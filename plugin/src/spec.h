@@ -39,6 +39,7 @@ typedef struct spec_input {
     bool default_bool;       /* BOOLEAN */
     char *default_string;    /* COMBO, STRING */
     int64_t min_int, max_int;       /* INT; always set (defaults: INT64 range) */
+    int64_t step_int;               /* INT; >= 1: values are min + k x step (0 + k x step without a min) */
     double min_float, max_float;    /* FLOAT; always set (defaults: +-DBL_MAX) */
     char **options;                 /* COMBO with fixed options */
     size_t num_options;
@@ -77,6 +78,9 @@ const spec_node *spec_find_node(const spec_doc *doc, const char *id);
 
 /* The input with this name, or NULL. */
 const spec_input *spec_find_input(const spec_node *node, const char *name);
+
+/* Whether INT value v is min + a multiple of step (see spec_input). */
+bool spec_int_on_step(const spec_input *in, int64_t v);
 
 /* "IMAGE", "MASK", ... */
 const char *spec_type_name(spec_type type);

@@ -18,6 +18,7 @@
  *
  * The unit tests link a stub implementation of this header written in C
  * (tests/c/stub_shim.c) so that the plugin can be tested without libtorch.
+ * What only tests need is in cutout_shim_testing.h.
  */
 #ifndef CUTOUT_SHIM_H
 #define CUTOUT_SHIM_H
@@ -78,93 +79,61 @@ cutout_shim_status cutout_shim_cuda_available(bool *available, char *err, size_t
 /* Sets libtorch's intra-op thread count (process-wide). n >= 1. */
 cutout_shim_status cutout_shim_set_num_threads(int32_t n, char *err, size_t err_cap);
 
-/* Loads a TorchScript model file onto `device` ("cpu", "cuda", "cuda:N").
+/* How a model is loaded and run; NULL means every field's default.
+ * precision: "fp32", "bf16", "fp16", or "auto" (bf16 on a CPU with AMX,
+ *   fp16 on CUDA, fp32 elsewhere); NULL means "fp32". The weights are
+ *   converted and laid out for it once, at load.
+ * cpu_shared_passes: on a CPU, the items of a predict call share one
+ *   forward pass, as they always do on CUDA (default: one pass per item).
+ * no_direct_convolutions: keep libtorch's own bf16 convolutions instead of
+ *   the shim's direct oneDNN ones (which a build may not have). */
+typedef struct cutout_shim_load_params {
+    size_t struct_size; /* sizeof(cutout_shim_load_params) */
+    const char *precision;
+    bool cpu_shared_passes;
+    bool no_direct_convolutions;
+} cutout_shim_load_params;
+
+/* Loads a TorchScript model file onto `device` (CPU, or CUDA device N).
+ * info->precision says which precision was chosen.
  * Errors: MODEL_NOT_FOUND (no such file), MODEL_INVALID (not TorchScript,
- * no or bad metadata, unsupported kind), DEVICE (device unavailable).
- * On success *out owns the model; free it with cutout_shim_model_free. */
-cutout_shim_status cutout_shim_model_load(const char *path, const char *device,
+ * no or bad metadata, unsupported kind), DEVICE (device unavailable, or
+ * the precision is not supported there), INVALID_ARGUMENT (unknown
+ * precision, bad struct_size). On success *out owns the model; free it
+ * with cutout_shim_model_free. */
+cutout_shim_status cutout_shim_model_load(const char *path, DLDevice device,
+                                          const cutout_shim_load_params *params,
                                           cutout_shim_model **out,
                                           cutout_shim_model_info *info,
                                           char *err, size_t err_cap);
 
-/* As cutout_shim_model_load, computing in `precision`: "fp32", "bf16",
- * "fp16", or "auto" (bf16 on a CPU with AMX or AVX512-BF16, fp16 on CUDA,
- * fp32 elsewhere); NULL means "fp32". The weights are converted and laid out
- * for that precision once, here. info->precision says what was chosen.
- * Errors: as cutout_shim_model_load, plus INVALID_ARGUMENT (unknown
- * precision) and DEVICE (the precision is not supported on the device). */
-cutout_shim_status cutout_shim_model_load_precision(const char *path, const char *device,
-                                                    const char *precision,
-                                                    cutout_shim_model **out,
-                                                    cutout_shim_model_info *info,
-                                                    char *err, size_t err_cap);
-
 /* Frees a model; NULL is a no-op. The caller guarantees no call is using it. */
 void cutout_shim_model_free(cutout_shim_model *model);
 
-/* The device the model lives on. */
-DLDevice cutout_shim_model_device(const cutout_shim_model *model);
-
 /* Allocates a float32 tensor of the given compact shape on `device`, with
- * undefined contents (not zero-filled: at the pixel limit that would be a
- * pass over 84 MB that every node then overwrites). The caller writes every
- * element before handing the tensor on, and releases it on any failure.
- * On success the caller owns *out and calls (*out)->deleter(*out) exactly
- * once. Thread-safe. Errors: OUT_OF_MEMORY, DEVICE. */
+ * undefined contents (not zero-filled: every node overwrites all of it).
+ * The caller writes every element before handing the tensor on, and
+ * releases it on any failure. On success the caller owns *out and calls
+ * (*out)->deleter(*out) exactly once. Thread-safe. Errors: OUT_OF_MEMORY,
+ * DEVICE. */
 cutout_shim_status cutout_shim_alloc_float32(DLDevice device, int32_t ndim,
                                              const int64_t *shape,
                                              DLManagedTensor **out,
                                              char *err, size_t err_cap);
 
-/* Counts non-finite values (NaN, +-Inf) in items [first, first+count) of a
- * B x ... tensor of any dtype, strides and device. */
-cutout_shim_status cutout_shim_count_nonfinite(const DLTensor *t, int64_t first,
-                                               int64_t count, int64_t *nonfinite,
-                                               char *err, size_t err_cap);
+/* Counts non-finite values (NaN, +-Inf) in the B x ... tensor `t` of any
+ * dtype, strides and device, in one pass: *nonfinite is their number and
+ * *first_item the first item holding one (-1 when there is none). */
+cutout_shim_status cutout_shim_find_nonfinite(const DLTensor *t, int64_t *nonfinite,
+                                              int64_t *first_item, char *err,
+                                              size_t err_cap);
 
-/* Predicts the alpha matte of items [first, first+count) of `image`
- * (B x H x W x C, C = 3 or 4, any supported dtype/strides/device; only RGB
- * is read), and writes it into the same items of `alpha_out` (B x H x W
- * float32, compact, on the image's device), values in 0..1, resized back to
- * H x W bilinearly. On CUDA the items share one forward pass; on a CPU each
- * item has its own (as fast there, and far less memory; the environment
- * variable CUTOUT_CPU_BATCHED_PASSES=1 makes a CPU share one pass too).
- * `abort` may be NULL; it is polled before each pass's pre-processing,
- * before the pass and after it.
- * Errors: INVALID_INPUT, DEVICE, OUT_OF_MEMORY, INFERENCE (the model failed
- * or returned something other than a finite B x 1 x S x S tensor),
- * CANCELLED. */
-cutout_shim_status cutout_shim_predict_alpha(cutout_shim_model *model,
-                                             const DLTensor *image,
-                                             int64_t first, int64_t count,
-                                             DLTensor *alpha_out,
-                                             cutout_shim_abort_fn abort,
-                                             void *abort_user,
-                                             char *err, size_t err_cap);
-
-/* Finishes one batch item `item`:
- *   alpha = clamp(alpha_out[item], 0, 1)
- *         x image[item, :, :, 3]            (when C = 4, clamped to 0..1)
- *         x resize(guide[guide_item])       (when guide != NULL; guide is
- *           B x H' x W' or H' x W' of any dtype, resized bilinearly to H x W
- *           when its size differs, values clamped to 0..1)
- *   out_image[item] = (image RGB as float32, uint8 divided by 255, alpha)
- *   alpha_out[item] = alpha   (so the MASK equals the alpha channel exactly)
- * out_image is B x H x W x 4 float32 compact on the image's device.
- * Errors: INVALID_INPUT, DEVICE, OUT_OF_MEMORY. */
-cutout_shim_status cutout_shim_compose_item(const DLTensor *image,
-                                            const DLTensor *guide,
-                                            int64_t item, int64_t guide_item,
-                                            DLTensor *alpha_out,
-                                            DLTensor *out_image,
-                                            char *err, size_t err_cap);
-
-/* ------------------------------------------------------------------------
- * Edges: processing resolution, matte refinement, foreground colour,
- * output layouts, cropping and compositing (CutoutRemoveBackgroundAdvanced,
- * CutoutCompositeBackground). All pixel work runs as libtorch ops on the
- * tensors' own device; nothing is rounded to 8 bits.
- * ------------------------------------------------------------------------ */
+/* Edge limits the finishing step can do (the node specs' ranges must lie
+ * within them; the library checks that when a context is created). */
+#define CUTOUT_SHIM_GROW_MAX 64           /* |grow| in px */
+#define CUTOUT_SHIM_BLUR_MAX 256          /* blur radius in px */
+#define CUTOUT_SHIM_PROCESS_SIZE_MIN 16   /* model input side, when not native (0) */
+#define CUTOUT_SHIM_PROCESS_SIZE_MAX 8192
 
 /* How the image is fed to the model. */
 #define CUTOUT_SHIM_FIT_STRETCH 0   /* resize to the processing size, ignoring aspect */
@@ -184,24 +153,42 @@ typedef struct cutout_shim_predict_params {
     int32_t quality;        /* CUTOUT_SHIM_QUALITY_* */
 } cutout_shim_predict_params;
 
-/* As cutout_shim_predict_alpha, at the processing size, fit and quality of
- * `params` (NULL = native size, stretch, fast: exactly
- * cutout_shim_predict_alpha). Letterbox and balanced pad with the model's
- * mean colour (0 after normalisation). With QUALITY_BEST the mirror image
- * goes through the model too, in letterbox (in stretch when the fit is
- * letterbox), and the two mattes are averaged at the
- * image's size: on a CPU one pass after the other, elsewhere both in one
- * batch; abort is polled between passes.
- * Errors: as cutout_shim_predict_alpha, plus INVALID_ARGUMENT (a size
- * outside 16..8192, an unknown fit or quality). */
-cutout_shim_status cutout_shim_predict_alpha_ex(cutout_shim_model *model,
-                                                const DLTensor *image,
-                                                int64_t first, int64_t count,
-                                                const cutout_shim_predict_params *params,
-                                                DLTensor *alpha_out,
-                                                cutout_shim_abort_fn abort,
-                                                void *abort_user,
-                                                char *err, size_t err_cap);
+/* Predicts the alpha matte of items [first, first+count) of `image`
+ * (B x H x W x C, C = 3 or 4, any supported dtype/strides/device; only RGB
+ * is read), and writes it into the same items of `alpha_out` (B x H x W
+ * float32, compact, on the image's device), values in 0..1, resized back to
+ * H x W bilinearly. `params` gives the processing size, fit and quality
+ * (NULL: native size, stretch, fast). Letterbox and balanced pad with the
+ * model's mean colour (0 after normalisation). With QUALITY_BEST the mirror
+ * image goes through the model too, in letterbox (in stretch when the fit
+ * is letterbox), and the two mattes are averaged at the image's size.
+ * On CUDA the items and views share one forward pass; on a CPU each has
+ * its own unless the model was loaded with cpu_shared_passes.
+ * `abort` may be NULL; it is polled before each pass's pre-processing,
+ * before the pass and after it.
+ * Errors: INVALID_INPUT, INVALID_ARGUMENT (a size outside the limits
+ * above, an unknown fit or quality), DEVICE, OUT_OF_MEMORY, INFERENCE (the
+ * model failed or returned something other than a finite B x 1 x S x S
+ * tensor), CANCELLED. */
+cutout_shim_status cutout_shim_predict_alpha(cutout_shim_model *model,
+                                             const DLTensor *image,
+                                             int64_t first, int64_t count,
+                                             const cutout_shim_predict_params *params,
+                                             DLTensor *alpha_out,
+                                             cutout_shim_abort_fn abort,
+                                             void *abort_user,
+                                             char *err, size_t err_cap);
+
+/* Called after each item of a chunk is finished; returning false stops
+ * the call, which then returns CUTOUT_SHIM_CANCELLED. */
+typedef bool (*cutout_shim_item_fn)(void *user, int64_t item);
+
+/* ------------------------------------------------------------------------
+ * Edges: processing resolution, matte refinement, foreground colour,
+ * output layouts, cropping and compositing (CutoutRemoveBackgroundAdvanced,
+ * CutoutCompositeBackground). All pixel work runs as libtorch ops on the
+ * tensors' own device; nothing is rounded to 8 bits.
+ * ------------------------------------------------------------------------ */
 
 #define CUTOUT_SHIM_FOREGROUND_ORIGINAL 0 /* RGB = the input's RGB */
 #define CUTOUT_SHIM_FOREGROUND_ESTIMATE 1 /* RGB of 0 < alpha < 1 = estimated foreground */
@@ -225,22 +212,30 @@ typedef struct cutout_shim_finish_params {
     bool mask_transparent_is_one; /* MASK = 1 - alpha (LoadImage convention) */
 } cutout_shim_finish_params;
 
-/* Finishes item `item` of an advanced run. On entry alpha_inout[item] holds
- * the predicted matte; the steps are, in this order:
- *   alpha  = clamp(alpha, 0, 1) x input alpha (C = 4) x resized guide
- *            (exactly as cutout_shim_compose_item)
+/* Finishes items [first, first+count) of a run. On entry alpha_inout holds
+ * each item's predicted matte; the steps are, in this order:
+ *   alpha  = clamp(alpha, 0, 1)
+ *            x image[item, :, :, 3]            (when C = 4, clamped to 0..1)
+ *            x resize(guide[item])             (when guide != NULL; guide is
+ *              B x H' x W' or H' x W' of any dtype; a batch of 1 or an
+ *              H' x W' guide applies to every item; resized bilinearly to
+ *              H x W when its size differs, values clamped to 0..1)
  *   guided filter (edge_refinement), threshold, grow/shrink, blur, invert
- *   RGB    = input RGB, or the estimated foreground where 0 < alpha < 1
+ *   RGB    = input RGB (float32, uint8 divided by 255), or the estimated
+ *            foreground where 0 < alpha < 1
  *   out_image[item] = RGB + alpha, RGB only, or RGB x alpha + alpha
  *   alpha_inout[item] = alpha, or 1 - alpha (mask_transparent_is_one)
+ * `params` NULL means the defaults: no refinement, original RGB, RGBA.
  * out_image is B x H x W x 4 (x 3 for OUTPUT_RGB) float32 compact on the
- * image's device. Errors: INVALID_ARGUMENT (params), INVALID_INPUT, DEVICE,
- * OUT_OF_MEMORY. */
-cutout_shim_status cutout_shim_finish_item(const DLTensor *image, const DLTensor *guide,
-                                           int64_t item, int64_t guide_item,
-                                           const cutout_shim_finish_params *params,
-                                           DLTensor *alpha_inout, DLTensor *out_image,
-                                           char *err, size_t err_cap);
+ * image's device. `on_item` (may be NULL) is called after each item.
+ * Errors: INVALID_ARGUMENT (params, items), INVALID_INPUT, DEVICE,
+ * OUT_OF_MEMORY, CANCELLED (on_item returned false). */
+cutout_shim_status cutout_shim_finish_items(const DLTensor *image, const DLTensor *guide,
+                                            int64_t first, int64_t count,
+                                            const cutout_shim_finish_params *params,
+                                            DLTensor *alpha_inout, DLTensor *out_image,
+                                            cutout_shim_item_fn on_item, void *on_item_user,
+                                            char *err, size_t err_cap);
 
 /* The union bounding box [x, y, w, h] of all pixels of `alpha` (B x H x W
  * float32, any device) whose alpha exceeds 1/255 (whose value is below
@@ -269,22 +264,23 @@ typedef struct cutout_shim_background {
     float color_bottom[3];
 } cutout_shim_background;
 
-/* out_rgb[item] = rgb x alpha + background x (1 - alpha), where rgb and
- * alpha come from image[item] (C = 4), or rgb from image[item] (C = 3 or 4)
- * and alpha from mask[mask_item] (B x H' x W' or H' x W', resized
- * bilinearly when its size differs; mask_transparent_is_one flips it),
- * when mask != NULL. The background is bg->kind; for IMAGE it is
- * background[background_item] (B x H' x W' x C, C = 3 or 4, RGB used).
- * out_rgb is B x H x W x 3 float32 compact on the image's device.
+/* For every item of `image`: out_rgb[item] = rgb x alpha + background x
+ * (1 - alpha), where rgb and alpha come from image[item] (C = 4), or rgb
+ * from image[item] (C = 3 or 4) and alpha from the mask (B x H' x W' or
+ * H' x W', a batch of 1 applying to every item, resized bilinearly when
+ * its size differs; mask_transparent_is_one flips it), when mask != NULL.
+ * The background is bg->kind; for IMAGE it is the item's `background`
+ * (B x H' x W' x C, C = 3 or 4, RGB used; a batch of 1 applies to every
+ * item). out_rgb is B x H x W x 3 float32 compact on the image's device.
+ * `on_item` (may be NULL) is called after each item.
  * Errors: INVALID_ARGUMENT, INVALID_INPUT (e.g. C = 3 and no mask), DEVICE,
- * OUT_OF_MEMORY. */
-cutout_shim_status cutout_shim_composite_item(const DLTensor *image, const DLTensor *mask,
-                                              int64_t item, int64_t mask_item,
-                                              bool mask_transparent_is_one,
-                                              const cutout_shim_background *bg,
-                                              const DLTensor *background,
-                                              int64_t background_item, DLTensor *out_rgb,
-                                              char *err, size_t err_cap);
+ * OUT_OF_MEMORY, CANCELLED (on_item returned false). */
+cutout_shim_status cutout_shim_composite(const DLTensor *image, const DLTensor *mask,
+                                         bool mask_transparent_is_one,
+                                         const cutout_shim_background *bg,
+                                         const DLTensor *background, DLTensor *out_rgb,
+                                         cutout_shim_item_fn on_item, void *on_item_user,
+                                         char *err, size_t err_cap);
 
 #ifdef __cplusplus
 }

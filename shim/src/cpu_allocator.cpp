@@ -35,9 +35,8 @@ thread_local int t_scope_depth = 0;
 
 // A new block for the cache. Blocks of 2 MiB or more are aligned to 2 MiB
 // and marked for transparent huge pages (where the kernel only gives them
-// on request): the forward pass streams through tens of megabytes of
-// activations, and with 4 KiB pages it was 3-15% slower on the machine
-// in the README. Freed with free() like c10's own blocks.
+// on request), because the forward pass streams through tens of megabytes
+// of activations (benchmarks/RESULTS.md). Freed with free() like c10's own.
 void *new_block(size_t size) {
     if (size < kHugePageBytes) return c10::alloc_cpu(size);  // throws c10::Error when out of memory
     void *ptr = nullptr;

@@ -78,25 +78,6 @@ void require_readable_file(const std::string &path) {
              "model " + in_quotes(path) + ": empty file (expected a TorchScript .pt file, got 0 bytes)");
 }
 
-// Parses "cpu", "cuda", "cuda:N"; "cuda" means cuda:0.
-c10::Device parse_device(const char *text) {
-    std::string s = text != nullptr ? text : "cpu";
-    bool ok = s == "cpu" || s == "cuda" || s.rfind("cuda:", 0) == 0;
-    c10::Device device(c10::DeviceType::CPU);
-    if (ok) {
-        try {
-            device = c10::Device(s);
-        } catch (const c10::Error &) {
-            ok = false;
-        }
-    }
-    if (!ok)
-        fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT,
-             "device: unknown device (expected cpu, cuda or cuda:N, got " + in_quotes(s) + ")");
-    if (device.is_cuda() && !device.has_index()) device = c10::Device(c10::DeviceType::CUDA, 0);
-    return device;
-}
-
 class metadata_reader {
 public:
     metadata_reader(const std::string &path, const std::string &json) : path_(path) {
@@ -410,7 +391,7 @@ bool lower_frozen_graph(cutout_shim_model &model, torch::jit::Graph &graph, at::
         }
         head->replaceInput(0, insert_cast(graph, head, head->input(0), at::kFloat));
     }
-    if (dtype == at::kBFloat16 && model.device.is_cpu())
+    if (dtype == at::kBFloat16 && model.device.is_cpu() && model.direct_convolutions)
         fuse_bf16_convolutions(graph, head, model.convolutions);
     lower_tensor_constants(graph, graph.block(), dtype, keep);
     return cast_input_in_graph(graph, dtype);
@@ -495,34 +476,36 @@ std::string resolve_precision(const char *precision, const c10::Device &dev) {
 
 using namespace cutout_shim;
 
-extern "C" cutout_shim_status cutout_shim_model_load(const char *path, const char *device,
+extern "C" cutout_shim_status cutout_shim_model_load(const char *path, DLDevice device,
+                                                     const cutout_shim_load_params *params,
                                                      cutout_shim_model **out,
                                                      cutout_shim_model_info *info, char *err,
                                                      size_t err_cap) {
-    return cutout_shim_model_load_precision(path, device, "fp32", out, info, err, err_cap);
-}
-
-extern "C" cutout_shim_status cutout_shim_model_load_precision(const char *path,
-                                                               const char *device,
-                                                               const char *precision,
-                                                               cutout_shim_model **out,
-                                                               cutout_shim_model_info *info,
-                                                               char *err, size_t err_cap) {
     if (out != nullptr) *out = nullptr;
     return guarded("model_load", err, err_cap, [&]() -> cutout_shim_status {
         if (out == nullptr) fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT, "out: is NULL");
         if (path == nullptr || *path == '\0')
             fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT, "path: is NULL or empty");
-        c10::Device dev = parse_device(device);
+        cutout_shim_load_params load{sizeof load, nullptr, false, false};
+        if (params != nullptr) {
+            if (params->struct_size < sizeof load)
+                fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT,
+                     "params: struct_size too small (expected " + std::to_string(sizeof load) +
+                         ", got " + std::to_string(params->struct_size) + ")");
+            load = *params;
+        }
+        c10::Device dev = device_from_dl(device, "device");
         require_device_available(dev, "device");
         if (dev.is_cpu()) install_cpu_allocator();
-        const std::string chosen = resolve_precision(precision, dev);
+        const std::string chosen = resolve_precision(load.precision, dev);
         std::string file(path);
         require_readable_file(file);
 
         auto model = std::make_unique<cutout_shim_model>();
         model->path = file;
         model->device = dev;
+        model->shared_passes = !dev.is_cpu() || load.cpu_shared_passes;
+        model->direct_convolutions = !load.no_direct_convolutions;
         torch::jit::ExtraFilesMap extra{{kMetaFile, ""}};
         model->module = translate_errors(
             CUTOUT_SHIM_ERR_MODEL_INVALID,

@@ -27,6 +27,12 @@ struct cutout_shim_model {
     at::ScalarType input_dtype = at::kFloat;
     // Whether inputs are fed in channels_last memory format.
     bool channels_last = false;
+    // Whether the items of a predict call share one forward pass (always
+    // on CUDA; on a CPU only when asked: it is no faster there and needs
+    // more memory).
+    bool shared_passes = false;
+    // Whether bf16 convolutions may run through the shim's own oneDNN path.
+    bool direct_convolutions = true;
     // mean and std of the metadata as 1 x 3 x 1 x 1 float32 tensors on device.
     at::Tensor mean;
     at::Tensor std;

@@ -321,8 +321,6 @@ void fuse_in_block(torch::jit::Graph &graph, torch::jit::Block *block,
 
 int fuse_bf16_convolutions(torch::jit::Graph &graph, const torch::jit::Node *skip,
                            std::vector<std::shared_ptr<onednn_conv>> &owned) {
-    const char *off = std::getenv("CUTOUT_NO_ONEDNN");
-    if (off != nullptr && *off != '\0' && std::string(off) != "0") return 0;
     if (!bf16_convolution_supported()) return 0;
     const std::string &name = registered_op_name();
     if (name.empty()) return 0;

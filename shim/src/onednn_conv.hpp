@@ -29,9 +29,8 @@ class onednn_conv;
 // channels_last layout, so the caller must cast the graph input to bf16.
 // The convolutions are appended to `owned`, which must outlive every run
 // of the graph. Returns how many convolutions were replaced; 0 when oneDNN
-// is not built in, cannot make bf16 convolutions on this CPU, the op could
-// not be registered, or the environment variable CUTOUT_NO_ONEDNN is set
-// to anything but "" or "0" (to compare with libtorch's convolutions).
+// is not built in, cannot make bf16 convolutions on this CPU, or the op
+// could not be registered.
 // Throws c10::Error / std::bad_alloc on failure (the graph may then be
 // partly rewritten and must be discarded).
 int fuse_bf16_convolutions(torch::jit::Graph &graph, const torch::jit::Node *skip,

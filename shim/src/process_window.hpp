@@ -93,9 +93,12 @@ inline std::vector<model_view> model_views_of(const cutout_shim_predict_params *
                  std::to_string(sizeof(cutout_shim_predict_params)) + ", got " +
                  std::to_string(params->struct_size) + ")");
     for (int64_t side : {params->process_height, params->process_width})
-        if (side != 0 && (side < 16 || side > 8192))
+        if (side != 0 &&
+            (side < CUTOUT_SHIM_PROCESS_SIZE_MIN || side > CUTOUT_SHIM_PROCESS_SIZE_MAX))
             fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT,
-                 "process_resolution: out of range (expected 0 = native or 16..8192, got " +
+                 "process_resolution: out of range (expected 0 = native or " +
+                     std::to_string(CUTOUT_SHIM_PROCESS_SIZE_MIN) + ".." +
+                     std::to_string(CUTOUT_SHIM_PROCESS_SIZE_MAX) + ", got " +
                      std::to_string(side) + ")");
     int32_t fit = params->fit;
     if (fit != CUTOUT_SHIM_FIT_STRETCH && fit != CUTOUT_SHIM_FIT_LETTERBOX &&

@@ -248,12 +248,10 @@ at::Tensor to_float01(const at::Tensor &t) {
     return t.to(at::kFloat);
 }
 
-// Growing uses libtorch's antialiasing kernel as well: when no side
-// shrinks, its triangle filter has the same taps and weights as plain
-// bilinear (results agree to float rounding), and in libtorch 1.13 it is
-// the faster of the two: the plain kernel splits its work by image planes
-// only, so a one-channel matte grows on a single thread (about 24 ms
-// against 4 ms for 1024 x 1024 -> 2048 x 2048 on two cores).
+// Growing uses the antialiasing kernel too: without a shrink it computes
+// plain bilinear, and unlike libtorch 1.13's plain kernel it spreads a
+// one-channel matte over every thread (benchmarks/RESULTS.md, "Why the
+// code is as it is").
 static at::Tensor resize_into(const at::Tensor &src, int64_t height, int64_t width,
                               at::Tensor *dst) {
     at::Tensor in = src.contiguous();
@@ -272,6 +270,81 @@ void resize_bilinear_into(const at::Tensor &t, at::Tensor &dst) {
         return;
     }
     resize_into(t, dst.size(2), dst.size(3), &dst);
+}
+
+at::Tensor image_view(const DLTensor *t, const std::string &name) {
+    at::Tensor img = view_of(t, name);
+    require_ndim(img, 4, name, "B x H x W x C");
+    if (img.size(3) != 3 && img.size(3) != 4)
+        fail(CUTOUT_SHIM_ERR_INVALID_INPUT, name + ": wrong channel count (expected C = 3 or 4, "
+                                                   "got shape " + shape_string(img.sizes()) + ")");
+    if (img.size(0) < 1 || img.size(1) < 1 || img.size(2) < 1)
+        fail(CUTOUT_SHIM_ERR_INVALID_INPUT,
+             name + ": empty (expected B, H, W >= 1, got shape " + shape_string(img.sizes()) + ")");
+    require_image_dtype(img, name);
+    return img;
+}
+
+at::Tensor output_view(DLTensor *t, const std::string &name, const c10::Device &device,
+                       at::IntArrayRef expected) {
+    require_on_device(t, device, name, "the image is on");
+    at::Tensor out = view_of(t, name);
+    require_ndim(out, static_cast<int64_t>(expected.size()), name,
+                 expected.size() == 3 ? "B x H x W" : "B x H x W x C");
+    if (out.sizes() != expected)
+        fail(CUTOUT_SHIM_ERR_INVALID_INPUT, name + ": shape does not match the image (expected " +
+                                                shape_string(expected) + ", got " +
+                                                shape_string(out.sizes()) + ")");
+    require_compact_float32(out, name);
+    return out;
+}
+
+void require_items(int64_t first, int64_t count, int64_t batch, int64_t min_count) {
+    if (first < 0 || count < min_count || first > batch || count > batch - first)
+        fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT,
+             "items: out of range (expected 0 <= first, " + std::to_string(min_count) +
+                 " <= count, first + count <= batch " + std::to_string(batch) + ", got first " +
+                 std::to_string(first) + ", count " + std::to_string(count) + ")");
+}
+
+mask_source::mask_source(const DLTensor *mask, const c10::Device &device,
+                         const std::string &name)
+    : name_(name) {
+    if (mask == nullptr) return;
+    require_on_device(mask, device, name, "the image is on");
+    view_ = view_of(mask, name);
+    if (view_.dim() != 2 && view_.dim() != 3)
+        fail(CUTOUT_SHIM_ERR_INVALID_INPUT, name + ": expected 3 dims B x H x W or 2 dims H x W, "
+                                                   "got " + std::to_string(view_.dim()) +
+                                                   " dims " + shape_string(view_.sizes()));
+    const int64_t h = view_.size(view_.dim() - 2), w = view_.size(view_.dim() - 1);
+    if ((view_.dim() == 3 && view_.size(0) < 1) || h < 1 || w < 1)
+        fail(CUTOUT_SHIM_ERR_INVALID_INPUT,
+             name + ": empty (expected B, H, W >= 1, got shape " + shape_string(view_.sizes()) +
+                 ")");
+}
+
+at::Tensor mask_source::plane(int64_t item, int64_t height, int64_t width) const {
+    at::Tensor m = view_;
+    if (m.dim() == 3) {
+        if (m.size(0) != 1 && item >= m.size(0))
+            fail(CUTOUT_SHIM_ERR_INVALID_INPUT,
+                 name_ + ": batch of " + std::to_string(m.size(0)) +
+                     " does not match the image (expected 1 or more than " +
+                     std::to_string(item) + ")");
+        m = m.select(0, m.size(0) == 1 ? 0 : item);
+    }
+    at::Tensor g = to_float01(m).clamp(0.0, 1.0);
+    if (g.size(0) != height || g.size(1) != width)
+        g = resize_bilinear(g.view({1, 1, g.size(0), g.size(1)}), height, width)
+                .view({height, width})
+                .clamp_(0.0, 1.0);
+    return g;
+}
+
+int64_t nonfinite_count(const at::Tensor &t) {
+    if (at::isfinite(t.sum(at::kFloat)).item<bool>()) return 0;
+    return at::logical_not(at::isfinite(t)).sum().item<int64_t>();
 }
 
 }  // namespace cutout_shim

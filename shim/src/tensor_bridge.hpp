@@ -83,4 +83,39 @@ at::Tensor resize_bilinear(const at::Tensor &t, int64_t height, int64_t width);
 // already match.
 void resize_bilinear_into(const at::Tensor &t, at::Tensor &dst);
 
+// An image B x H x W x C (C = 3 or 4, B, H, W >= 1) of an image dtype.
+// Throws shim_error(INVALID_INPUT) naming `name`.
+at::Tensor image_view(const DLTensor *t, const std::string &name);
+
+// A compact float32 output tensor on `device` of exactly `expected` shape.
+// Throws shim_error(DEVICE) or (INVALID_INPUT) naming `name`.
+at::Tensor output_view(DLTensor *t, const std::string &name, const c10::Device &device,
+                       at::IntArrayRef expected);
+
+// Throws shim_error(INVALID_ARGUMENT) unless 0 <= first, min_count <= count
+// and first + count <= batch.
+void require_items(int64_t first, int64_t count, int64_t batch, int64_t min_count);
+
+// A mask or guide B x H' x W' or H' x W' (NULL: none), checked once; a
+// batch of 1 and a 2-dim mask apply to every item.
+class mask_source {
+public:
+    // Throws shim_error(DEVICE) or (INVALID_INPUT) naming `name`.
+    mask_source(const DLTensor *mask, const c10::Device &device, const std::string &name);
+    bool present() const { return view_.defined(); }
+    // Item `item`'s plane as float32 H x W in 0..1, resized bilinearly
+    // when its size differs. Throws shim_error(INVALID_INPUT) when the
+    // mask has neither 1 nor more than `item` items.
+    at::Tensor plane(int64_t item, int64_t height, int64_t width) const;
+
+private:
+    at::Tensor view_;
+    std::string name_;
+};
+
+// How many values of a floating-point tensor are NaN or +-Inf. A sum is
+// finite only when every value is, so the exact count (which needs a
+// temporary of the tensor's size) is only made when it is not.
+int64_t nonfinite_count(const at::Tensor &t);
+
 }  // namespace cutout_shim

@@ -70,26 +70,19 @@ cutout_shim_status cutout_shim_set_num_threads(int32_t n, char *err, size_t err_
     return CUTOUT_SHIM_OK;
 }
 
-cutout_shim_status cutout_shim_model_load(const char *path, const char *device,
+/* The stub "computes" in any precision; "auto" means fp32 here. */
+cutout_shim_status cutout_shim_model_load(const char *path, DLDevice device,
+                                          const cutout_shim_load_params *params,
                                           cutout_shim_model **out, cutout_shim_model_info *info,
                                           char *err, size_t err_cap)
 {
-    return cutout_shim_model_load_precision(path, device, "fp32", out, info, err, err_cap);
-}
-
-/* The stub "computes" in any precision; "auto" means fp32 here. */
-cutout_shim_status cutout_shim_model_load_precision(const char *path, const char *device,
-                                                    const char *precision,
-                                                    cutout_shim_model **out,
-                                                    cutout_shim_model_info *info, char *err,
-                                                    size_t err_cap)
-{
+    const char *precision = params ? params->precision : NULL;
     *out = NULL;
     const char *chosen = precision && strcmp(precision, "auto") != 0 ? precision : "fp32";
     if (strcmp(chosen, "fp32") && strcmp(chosen, "bf16") && strcmp(chosen, "fp16"))
         return fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT, err, err_cap,
                     "precision: expected auto, fp32, bf16 or fp16");
-    if (strcmp(device, "cpu") != 0)
+    if (device.device_type != kDLCPU)
         return fail(CUTOUT_SHIM_ERR_DEVICE, err, err_cap, "the stub runs on cpu only");
     FILE *f = fopen(path, "rb");
     if (!f) return fail(CUTOUT_SHIM_ERR_MODEL_NOT_FOUND, err, err_cap, "cannot open the file");
@@ -119,8 +112,6 @@ cutout_shim_status cutout_shim_model_load_precision(const char *path, const char
 }
 
 void cutout_shim_model_free(cutout_shim_model *model) { free(model); }
-
-DLDevice cutout_shim_model_device(const cutout_shim_model *model) { return model->device; }
 
 typedef struct stub_tensor {
     DLManagedTensor managed;
@@ -224,21 +215,19 @@ static float *float_at(DLTensor *t, const int64_t *index)
 
 static float clamp01(float v) { return v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v); }
 
-cutout_shim_status cutout_shim_count_nonfinite(const DLTensor *t, int64_t first, int64_t count,
-                                               int64_t *nonfinite, char *err, size_t err_cap)
+cutout_shim_status cutout_shim_find_nonfinite(const DLTensor *t, int64_t *nonfinite,
+                                              int64_t *first_item, char *err, size_t err_cap)
 {
     (void)err;
     (void)err_cap;
     *nonfinite = 0;
+    *first_item = -1;
     if (t->dtype.code == kDLUInt) return CUTOUT_SHIM_OK;
+    /* An H x W mask is one item. */
+    const int64_t items = t->ndim == 2 ? 1 : t->shape[0];
     int64_t index[8] = {0}, total = 1;
-    for (int d = 1; d < t->ndim; d++) total *= t->shape[d];
-    if (t->ndim == 2) { /* an H x W mask is one item */
-        total = t->shape[0] * t->shape[1];
-        first = 0;
-        count = 1;
-    }
-    for (int64_t b = first; b < first + count; b++) {
+    for (int d = t->ndim == 2 ? 0 : 1; d < t->ndim; d++) total *= t->shape[d];
+    for (int64_t b = 0; b < items; b++) {
         for (int64_t k = 0; k < total; k++) {
             int64_t rest = k;
             for (int d = t->ndim - 1; d >= (t->ndim == 2 ? 0 : 1); d--) {
@@ -246,18 +235,30 @@ cutout_shim_status cutout_shim_count_nonfinite(const DLTensor *t, int64_t first,
                 rest /= t->shape[d];
             }
             if (t->ndim != 2) index[0] = b;
-            if (!isfinite(read_at(t, index))) (*nonfinite)++;
+            if (!isfinite(read_at(t, index))) {
+                if (*first_item < 0) *first_item = b;
+                (*nonfinite)++;
+            }
         }
     }
     return CUTOUT_SHIM_OK;
 }
 
 cutout_shim_status cutout_shim_predict_alpha(cutout_shim_model *model, const DLTensor *image,
-                                             int64_t first, int64_t count, DLTensor *alpha_out,
-                                             cutout_shim_abort_fn abort, void *abort_user,
-                                             char *err, size_t err_cap)
+                                             int64_t first, int64_t count,
+                                             const cutout_shim_predict_params *params,
+                                             DLTensor *alpha_out, cutout_shim_abort_fn abort,
+                                             void *abort_user, char *err, size_t err_cap)
 {
     (void)model;
+    if (params && (params->struct_size < sizeof *params ||
+                   (params->fit != CUTOUT_SHIM_FIT_STRETCH &&
+                    params->fit != CUTOUT_SHIM_FIT_LETTERBOX &&
+                    params->fit != CUTOUT_SHIM_FIT_AUTO &&
+                    params->fit != CUTOUT_SHIM_FIT_BALANCED) ||
+                   (params->quality != CUTOUT_SHIM_QUALITY_FAST &&
+                    params->quality != CUTOUT_SHIM_QUALITY_BEST)))
+        return fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT, err, err_cap, "predict params: bad");
     long long call = ++predict_calls;
     if (call <= 256) predict_counts[call - 1] = count;
     if (abort && abort(abort_user)) return fail(CUTOUT_SHIM_CANCELLED, err, err_cap, "cancelled");
@@ -301,63 +302,35 @@ static float guide_at(const DLTensor *g, int64_t item, int64_t y, int64_t x, int
     return clamp01(top * (1 - ty) + bottom * ty);
 }
 
-cutout_shim_status cutout_shim_compose_item(const DLTensor *image, const DLTensor *guide,
-                                            int64_t item, int64_t guide_item, DLTensor *alpha_out,
-                                            DLTensor *out_image, char *err, size_t err_cap)
-{
-    (void)err;
-    (void)err_cap;
-    int64_t h = image->shape[1], w = image->shape[2], c = image->shape[3];
-    for (int64_t y = 0; y < h; y++)
-        for (int64_t x = 0; x < w; x++) {
-            float *a = float_at(alpha_out, (int64_t[]){item, y, x});
-            float alpha = clamp01(*a);
-            if (c == 4) alpha *= clamp01(read_at(image, (int64_t[]){item, y, x, 3}));
-            if (guide) alpha *= guide_at(guide, guide_item, y, x, h, w);
-            for (int64_t k = 0; k < 3; k++)
-                *float_at(out_image, (int64_t[]){item, y, x, k}) =
-                    read_at(image, (int64_t[]){item, y, x, k});
-            *float_at(out_image, (int64_t[]){item, y, x, 3}) = alpha;
-            *a = alpha;
-        }
-    return CUTOUT_SHIM_OK;
-}
-
 /* ---- Edges (advanced nodes). The stub runs the per-pixel steps the unit
  * tests check exactly (threshold, invert, output layouts, MASK polarity,
  * crop, colour backgrounds); guided refinement, grow, blur and foreground
  * estimation are left as the identity here and tested on the real shim. */
 
-cutout_shim_status cutout_shim_predict_alpha_ex(cutout_shim_model *model, const DLTensor *image,
-                                                int64_t first, int64_t count,
-                                                const cutout_shim_predict_params *params,
-                                                DLTensor *alpha_out, cutout_shim_abort_fn abort,
-                                                void *abort_user, char *err, size_t err_cap)
+/* The item of a guide or mask for image item `item`: a batch of 1 (or an
+ * H x W one) applies to every item. */
+static int64_t mask_item_of(const DLTensor *m, int64_t item)
 {
-    if (params && (params->struct_size < sizeof *params ||
-                   (params->fit != CUTOUT_SHIM_FIT_STRETCH &&
-                    params->fit != CUTOUT_SHIM_FIT_LETTERBOX &&
-                    params->fit != CUTOUT_SHIM_FIT_AUTO &&
-                    params->fit != CUTOUT_SHIM_FIT_BALANCED) ||
-                   (params->quality != CUTOUT_SHIM_QUALITY_FAST &&
-                    params->quality != CUTOUT_SHIM_QUALITY_BEST)))
-        return fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT, err, err_cap, "predict params: bad");
-    return cutout_shim_predict_alpha(model, image, first, count, alpha_out, abort, abort_user,
-                                     err, err_cap);
+    return m->ndim == 3 && m->shape[0] > 1 ? item : 0;
 }
 
-cutout_shim_status cutout_shim_finish_item(const DLTensor *image, const DLTensor *guide,
-                                           int64_t item, int64_t guide_item,
-                                           const cutout_shim_finish_params *p,
-                                           DLTensor *alpha_inout, DLTensor *out_image, char *err,
-                                           size_t err_cap)
+cutout_shim_status cutout_shim_finish_items(const DLTensor *image, const DLTensor *guide,
+                                            int64_t first, int64_t count,
+                                            const cutout_shim_finish_params *params,
+                                            DLTensor *alpha_inout, DLTensor *out_image,
+                                            cutout_shim_item_fn on_item, void *on_item_user,
+                                            char *err, size_t err_cap)
 {
-    if (!p || p->struct_size < sizeof *p)
+    cutout_shim_finish_params plain = {sizeof plain, 0, 0.0f, 0, 0.0f, false, 0, 0, false};
+    const cutout_shim_finish_params *p = params ? params : &plain;
+    if (p->struct_size < sizeof *p)
         return fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT, err, err_cap, "params: bad");
     int64_t h = image->shape[1], w = image->shape[2], c = image->shape[3];
     int64_t oc = out_image->shape[3];
     if (oc != (p->output == CUTOUT_SHIM_OUTPUT_RGB ? 3 : 4))
         return fail(CUTOUT_SHIM_ERR_INVALID_INPUT, err, err_cap, "out_image: wrong channels");
+    for (int64_t item = first; item < first + count; item++) {
+    const int64_t guide_item = guide ? mask_item_of(guide, item) : 0;
     for (int64_t y = 0; y < h; y++)
         for (int64_t x = 0; x < w; x++) {
             float *a = float_at(alpha_inout, (int64_t[]){item, y, x});
@@ -374,6 +347,9 @@ cutout_shim_status cutout_shim_finish_item(const DLTensor *image, const DLTensor
             if (oc == 4) *float_at(out_image, (int64_t[]){item, y, x, 3}) = alpha;
             *a = p->mask_transparent_is_one ? 1.0f - alpha : alpha;
         }
+    if (on_item && !on_item(on_item_user, item))
+        return fail(CUTOUT_SHIM_CANCELLED, err, err_cap, "stopped by on_item");
+    }
     return CUTOUT_SHIM_OK;
 }
 
@@ -423,18 +399,21 @@ cutout_shim_status cutout_shim_crop(const DLTensor *src, int64_t x, int64_t y, i
     return CUTOUT_SHIM_OK;
 }
 
-cutout_shim_status cutout_shim_composite_item(const DLTensor *image, const DLTensor *mask,
-                                              int64_t item, int64_t mask_item,
-                                              bool mask_transparent_is_one,
-                                              const cutout_shim_background *bg,
-                                              const DLTensor *background, int64_t background_item,
-                                              DLTensor *out_rgb, char *err, size_t err_cap)
+cutout_shim_status cutout_shim_composite(const DLTensor *image, const DLTensor *mask,
+                                         bool mask_transparent_is_one,
+                                         const cutout_shim_background *bg,
+                                         const DLTensor *background, DLTensor *out_rgb,
+                                         cutout_shim_item_fn on_item, void *on_item_user,
+                                         char *err, size_t err_cap)
 {
     if (!bg || bg->struct_size < sizeof *bg)
         return fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT, err, err_cap, "background params: bad");
     int64_t h = image->shape[1], w = image->shape[2], c = image->shape[3];
     if (!mask && c != 4)
         return fail(CUTOUT_SHIM_ERR_INVALID_INPUT, err, err_cap, "mask: missing");
+    for (int64_t item = 0; item < image->shape[0]; item++) {
+    const int64_t mask_item = mask ? mask_item_of(mask, item) : 0;
+    const int64_t background_item = background && background->shape[0] > 1 ? item : 0;
     for (int64_t y = 0; y < h; y++)
         for (int64_t x = 0; x < w; x++) {
             float a = mask ? guide_at(mask, mask_item, y, x, h, w)
@@ -453,5 +432,8 @@ cutout_shim_status cutout_shim_composite_item(const DLTensor *image, const DLTen
                 *float_at(out_rgb, (int64_t[]){item, y, x, k}) = v * a + back * (1.0f - a);
             }
         }
+    if (on_item && !on_item(on_item_user, item))
+        return fail(CUTOUT_SHIM_CANCELLED, err, err_cap, "stopped by on_item");
+    }
     return CUTOUT_SHIM_OK;
 }

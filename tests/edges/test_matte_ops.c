@@ -94,7 +94,7 @@ int main(int argc, char **argv)
     for (int64_t i = 0; i < n; i++) alpha[i] = 1.0f;
     p.threshold = 0.5f;
     cutout_shim_status st =
-        cutout_shim_finish_item(&t_rgba, NULL, 0, 0, &p, &t_alpha, &t_out4, err, sizeof err);
+        cutout_shim_finish_items(&t_rgba, NULL, 0, 1, &p, &t_alpha, &t_out4, NULL, NULL, err, sizeof err);
     CHECK(st == CUTOUT_SHIM_OK, "threshold: %s", err);
     int64_t other = 0;
     for (int64_t i = 0; i < n; i++) other += alpha[i] != 0.0f && alpha[i] != 1.0f;
@@ -106,12 +106,12 @@ int main(int argc, char **argv)
     /* Grow by 4 then shrink by 4 (about 1% of the size) keeps the area within 2%. */
     p = defaults();
     p.grow = 4;
-    st = cutout_shim_finish_item(&t_rgb, NULL, 0, 0, &p, &t_alpha, &t_out4, err, sizeof err);
+    st = cutout_shim_finish_items(&t_rgb, NULL, 0, 1, &p, &t_alpha, &t_out4, NULL, NULL, err, sizeof err);
     CHECK(st == CUTOUT_SHIM_OK, "grow: %s", err);
     const double grown = area(alpha, n);
     CHECK(grown > solid_area * 1.02, "grow 4: area %g not above %g", grown, solid_area);
     p.grow = -4;
-    st = cutout_shim_finish_item(&t_rgb, NULL, 0, 0, &p, &t_alpha, &t_out4, err, sizeof err);
+    st = cutout_shim_finish_items(&t_rgb, NULL, 0, 1, &p, &t_alpha, &t_out4, NULL, NULL, err, sizeof err);
     CHECK(st == CUTOUT_SHIM_OK, "shrink: %s", err);
     const double closed = area(alpha, n);
     CHECK(fabs(closed - solid_area) <= 0.02 * solid_area,
@@ -124,12 +124,12 @@ int main(int argc, char **argv)
     p = defaults();
     p.invert = true;
     p.blur = 3.0f;
-    st = cutout_shim_finish_item(&t_rgb, NULL, 0, 0, &p, &t_alpha, &t_out4, err, sizeof err);
+    st = cutout_shim_finish_items(&t_rgb, NULL, 0, 1, &p, &t_alpha, &t_out4, NULL, NULL, err, sizeof err);
     p.blur = 0.0f;
     float *once = malloc((size_t)n * sizeof(float));
     memcpy(once, alpha, (size_t)n * sizeof(float));
     if (st == CUTOUT_SHIM_OK)
-        st = cutout_shim_finish_item(&t_rgb, NULL, 0, 0, &p, &t_alpha, &t_out4, err, sizeof err);
+        st = cutout_shim_finish_items(&t_rgb, NULL, 0, 1, &p, &t_alpha, &t_out4, NULL, NULL, err, sizeof err);
     CHECK(st == CUTOUT_SHIM_OK, "invert: %s", err);
     double worst = 0.0;
     for (int64_t i = 0; i < n; i++) {
@@ -142,7 +142,7 @@ int main(int argc, char **argv)
     memcpy(alpha, once, (size_t)n * sizeof(float));
     p = defaults();
     p.output = CUTOUT_SHIM_OUTPUT_PREMULTIPLIED;
-    st = cutout_shim_finish_item(&t_rgb, NULL, 0, 0, &p, &t_alpha, &t_out4, err, sizeof err);
+    st = cutout_shim_finish_items(&t_rgb, NULL, 0, 1, &p, &t_alpha, &t_out4, NULL, NULL, err, sizeof err);
     CHECK(st == CUTOUT_SHIM_OK, "premultiplied: %s", err);
     worst = 0.0;
     for (int64_t i = 0; i < n; i++)
@@ -152,9 +152,9 @@ int main(int argc, char **argv)
         }
     CHECK(worst < 1e-6, "premultiplied: RGB differs from RGB x alpha by %g", worst);
     p.output = CUTOUT_SHIM_OUTPUT_RGB;
-    st = cutout_shim_finish_item(&t_rgb, NULL, 0, 0, &p, &t_alpha, &t_out4, err, sizeof err);
+    st = cutout_shim_finish_items(&t_rgb, NULL, 0, 1, &p, &t_alpha, &t_out4, NULL, NULL, err, sizeof err);
     CHECK(st == CUTOUT_SHIM_ERR_INVALID_INPUT, "RGB output into 4 channels: status %d", st);
-    st = cutout_shim_finish_item(&t_rgb, NULL, 0, 0, &p, &t_alpha, &t_out3, err, sizeof err);
+    st = cutout_shim_finish_items(&t_rgb, NULL, 0, 1, &p, &t_alpha, &t_out3, NULL, NULL, err, sizeof err);
     CHECK(st == CUTOUT_SHIM_OK && memcmp(out3, rgb, (size_t)n * 3 * sizeof(float)) == 0,
           "RGB output: not the straight RGB (%s)", err);
 
@@ -164,7 +164,7 @@ int main(int argc, char **argv)
     p = defaults();
     p.foreground = CUTOUT_SHIM_FOREGROUND_ESTIMATE;
     p.edge_refinement = CUTOUT_SHIM_REFINE_GUIDED;
-    st = cutout_shim_finish_item(&t_rgba, NULL, 0, 0, &p, &t_alpha, &t_out4, err, sizeof err);
+    st = cutout_shim_finish_items(&t_rgba, NULL, 0, 1, &p, &t_alpha, &t_out4, NULL, NULL, err, sizeof err);
     CHECK(st == CUTOUT_SHIM_OK, "estimate + guided: %s", err);
     int64_t changed_opaque = 0, out_of_range = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -190,7 +190,7 @@ int main(int argc, char **argv)
     /* Bad parameters are refused with a message naming them. */
     p = defaults();
     p.grow = 65;
-    st = cutout_shim_finish_item(&t_rgb, NULL, 0, 0, &p, &t_alpha, &t_out4, err, sizeof err);
+    st = cutout_shim_finish_items(&t_rgb, NULL, 0, 1, &p, &t_alpha, &t_out4, NULL, NULL, err, sizeof err);
     CHECK(st == CUTOUT_SHIM_ERR_INVALID_ARGUMENT && strstr(err, "mask_grow"), "grow 65: %d %s", st, err);
 
     free(bytes), free(rgba), free(rgb), free(alpha), free(out4), free(out3), free(solid), free(once);

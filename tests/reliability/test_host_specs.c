@@ -21,9 +21,10 @@ static const char *g_model;
 static rel_image g_image;
 
 /* The input `name` of the first node in `doc`. */
-static cJSON *input_named(cJSON *doc, const char *name)
+/* Input `name` of node `node_index` in `doc`. */
+static cJSON *node_input_named(cJSON *doc, int node_index, const char *name)
 {
-    cJSON *node = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "nodes"), 0);
+    cJSON *node = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "nodes"), node_index);
     cJSON *input;
     cJSON_ArrayForEach(input, cJSON_GetObjectItemCaseSensitive(node, "inputs"))
     {
@@ -32,6 +33,17 @@ static cJSON *input_named(cJSON *doc, const char *name)
     }
     fprintf(stderr, "the embedded nodes.json has no input \"%s\"\n", name);
     exit(2);
+}
+
+static cJSON *input_named(cJSON *doc, const char *name) { return node_input_named(doc, 0, name); }
+
+/* Replaces option `from` of a COMBO input by `to`. */
+static void rename_option(cJSON *input, const char *from, const char *to)
+{
+    cJSON *options = cJSON_GetObjectItemCaseSensitive(input, "options");
+    for (int i = 0; i < cJSON_GetArraySize(options); i++)
+        if (strcmp(cJSON_GetArrayItem(options, i)->valuestring, from) == 0)
+            cJSON_ReplaceItemInArray(options, i, cJSON_CreateString(to));
 }
 
 static void set_optional_without_default(cJSON *input)
@@ -68,6 +80,13 @@ static void expect_run(cJSON *doc, bool omit_model, cutout_status want, const ch
     cutout_status st = cutout_context_create(&p, &ctx);
     free(json);
     cJSON_Delete(doc);
+    if (want == CUTOUT_ERR_SPEC) { /* refused where it is written, not at run time */
+        REL_CHECK(st == CUTOUT_ERR_SPEC && ctx == NULL && strstr(cutout_last_error(), text),
+                  "line %d: expected SPEC with \"%s\" at context creation, got %s: \"%s\"",
+                  line, text, cutout_status_string(st), cutout_last_error());
+        cutout_context_destroy(ctx);
+        return;
+    }
     if (st != CUTOUT_OK) {
         rel_checks++;
         rel_failures++;
@@ -121,27 +140,63 @@ int main(int argc, char **argv)
     cJSON *doc = embedded();
     EXPECT_RUN(doc, false, CUTOUT_OK, "");
 
-    /* "model" optional with no default, and left out: once a crash. */
+    /* "model" optional with no default: once a crash when left out; now
+     * the spec is refused when the context is created. */
     doc = embedded();
     set_optional_without_default(input_named(doc, "model"));
-    EXPECT_RUN(doc, true, CUTOUT_ERR_INVALID_INPUT, "model: required input missing");
+    EXPECT_RUN(doc, true, CUTOUT_ERR_SPEC,
+               "input \"model\": expected a default or \"required\": true");
 
     /* batch_size 0 allowed and the default: once an endless loop. */
     doc = embedded();
     set_number(input_named(doc, "batch_size"), "min", 0);
     set_number(input_named(doc, "batch_size"), "default", 0);
-    EXPECT_RUN(doc, false, CUTOUT_ERR_INVALID_INPUT, "batch_size: expected an integer >= 1, got 0");
+    EXPECT_RUN(doc, false, CUTOUT_ERR_SPEC,
+               "input \"batch_size\": range 0..64 goes beyond what this library takes");
 
     /* batch_size optional with no default: the same loop. */
     doc = embedded();
     set_optional_without_default(input_named(doc, "batch_size"));
-    EXPECT_RUN(doc, false, CUTOUT_ERR_INVALID_INPUT, "batch_size: required input missing");
+    EXPECT_RUN(doc, false, CUTOUT_ERR_SPEC,
+               "input \"batch_size\": expected a default or \"required\": true");
+
+    /* A narrower range than the library's is the host's to choose: values
+     * outside it are refused when the node runs. */
+    doc = embedded();
+    set_number(input_named(doc, "batch_size"), "max", 2);
+    EXPECT_RUN(doc, false, CUTOUT_OK, "");
 
     /* batch_size far above the batch: one chunk holding all three images. */
     doc = embedded();
     set_number(input_named(doc, "batch_size"), "max", 9e15);
     set_number(input_named(doc, "batch_size"), "default", 9e15);
     EXPECT_RUN(doc, false, CUTOUT_OK, "");
+
+    /* A host's nodes.json that offers what the code does not implement is
+     * refused when the context is created, naming the input and both
+     * sides: a renamed option, a renamed input, a wider range, a step
+     * that reaches values the shim cannot take. */
+    doc = embedded();
+    rename_option(node_input_named(doc, 1, "fit"), "letterbox", "letterbx");
+    EXPECT_RUN(doc, false, CUTOUT_ERR_SPEC,
+               "(CutoutRemoveBackgroundAdvanced): input \"fit\": option \"letterbx\" is not one "
+               "this library implements (expected some of \"auto\", \"balanced\", \"letterbox\", "
+               "\"stretch\")");
+    doc = embedded();
+    rename_option(node_input_named(doc, 2, "background"), "gradient", "gradiant");
+    EXPECT_RUN(doc, false, CUTOUT_ERR_SPEC, "input \"background\": option \"gradiant\"");
+    doc = embedded();
+    cJSON_ReplaceItemInObjectCaseSensitive(node_input_named(doc, 1, "mask_blur"), "name",
+                                           cJSON_CreateString("mask_blurr"));
+    EXPECT_RUN(doc, false, CUTOUT_ERR_SPEC,
+               "(CutoutRemoveBackgroundAdvanced): input \"mask_blur\" is missing");
+    doc = embedded();
+    set_number(node_input_named(doc, 1, "mask_blur"), "max", 300);
+    EXPECT_RUN(doc, false, CUTOUT_ERR_SPEC,
+               "input \"mask_blur\": range 0..300 goes beyond what this library takes (0..256)");
+    doc = embedded();
+    set_number(node_input_named(doc, 1, "process_resolution"), "step", 8);
+    EXPECT_RUN(doc, false, CUTOUT_ERR_SPEC, "input \"process_resolution\":");
 
     /* "image" optional and left out. */
     doc = embedded();

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 
 #include "cutout_shim.h"
+#include "cutout_shim_testing.h"
 #include "png_read.h"
 
 /* ------------------------------------------------------------------------ */
@@ -76,6 +77,7 @@ static void check_status_at(const char *file, int line, const char *what,
 /* ------------------------------------------------------------------------ */
 /* Test tensors                                                              */
 
+static const DLDevice CPU = {kDLCPU, 0};
 static const DLDataType F32 = {kDLFloat, 32, 1};
 static const DLDataType F16 = {kDLFloat, 16, 1};
 static const DLDataType BF16 = {kDLBfloat, 16, 1};
@@ -326,7 +328,7 @@ static test_tensor photo_batch_u8(const photo *p, int64_t batch) {
 static cutout_shim_model *load_model(const char *name) {
     char err[512];
     cutout_shim_model *model = NULL;
-    cutout_shim_status s = cutout_shim_model_load(model_path(name), "cpu", &model, NULL, err,
+    cutout_shim_status s = cutout_shim_model_load(model_path(name), CPU, NULL, &model, NULL, err,
                                                   sizeof err);
     if (s != CUTOUT_SHIM_OK || model == NULL) {
         fprintf(stderr, "cannot load %s: %d %s\n", name, (int)s, err);
@@ -366,6 +368,8 @@ static bool in_unit_range(const test_tensor *alpha, int64_t item) {
 
 #define PREDICTION_TOLERANCE 2e-5
 #define SENTINEL (-7.0f)
+/* Load parameters asking for precision `p`. */
+#define PRECISION(p) (&(cutout_shim_load_params){sizeof(cutout_shim_load_params), (p), false, false})
 
 /* ------------------------------------------------------------------------ */
 /* Cases                                                                     */
@@ -398,7 +402,7 @@ static int case_load(void) {
     cutout_shim_model_info info;
     memset(&info, 0x5a, sizeof info);
     cutout_shim_model *model = (cutout_shim_model *)&info; /* must become the model */
-    CHECK_STATUS(cutout_shim_model_load(model_path("tiny_valid.pt"), "cpu", &model, &info, err,
+    CHECK_STATUS(cutout_shim_model_load(model_path("tiny_valid.pt"), CPU, NULL, &model, &info, err,
                                         sizeof err),
                  CUTOUT_SHIM_OK, err, NULL);
     CHECK(model != NULL && model != (cutout_shim_model *)&info, "no model");
@@ -416,9 +420,9 @@ static int case_load(void) {
           (int)d.device_id);
     cutout_shim_model_free(model);
 
-    /* NULL device means cpu; NULL info is allowed. */
+    /* NULL info is allowed. */
     model = NULL;
-    CHECK_STATUS(cutout_shim_model_load(model_path("tiny_valid.pt"), NULL, &model, NULL, err,
+    CHECK_STATUS(cutout_shim_model_load(model_path("tiny_valid.pt"), CPU, NULL, &model, NULL, err,
                                         sizeof err),
                  CUTOUT_SHIM_OK, err, NULL);
     CHECK(model != NULL, "no model");
@@ -429,16 +433,17 @@ static int case_load(void) {
 
     /* API misuse. */
     model = (cutout_shim_model *)&info;
-    CHECK_STATUS(cutout_shim_model_load(model_path("tiny_valid.pt"), "tpu", &model, NULL, err,
-                                        sizeof err),
-                 CUTOUT_SHIM_ERR_INVALID_ARGUMENT, err, "'tpu'");
+    CHECK_STATUS(cutout_shim_model_load(model_path("tiny_valid.pt"), (DLDevice){kDLOpenCL, 0},
+                                        NULL, &model, NULL, err, sizeof err),
+                 CUTOUT_SHIM_ERR_DEVICE, err, "device");
     CHECK(model == NULL, "output not NULL after a failure");
-    CHECK_STATUS(cutout_shim_model_load(model_path("tiny_valid.pt"), "cuda:x", &model, NULL, err,
-                                        sizeof err),
-                 CUTOUT_SHIM_ERR_INVALID_ARGUMENT, err, "'cuda:x'");
-    CHECK_STATUS(cutout_shim_model_load(NULL, "cpu", &model, NULL, err, sizeof err),
+    const cutout_shim_load_params short_params = {sizeof(size_t), "fp32", false, false};
+    CHECK_STATUS(cutout_shim_model_load(model_path("tiny_valid.pt"), CPU, &short_params, &model,
+                                        NULL, err, sizeof err),
+                 CUTOUT_SHIM_ERR_INVALID_ARGUMENT, err, "struct_size too small");
+    CHECK_STATUS(cutout_shim_model_load(NULL, CPU, NULL, &model, NULL, err, sizeof err),
                  CUTOUT_SHIM_ERR_INVALID_ARGUMENT, err, "path");
-    CHECK_STATUS(cutout_shim_model_load(model_path("tiny_valid.pt"), "cpu", NULL, NULL, err,
+    CHECK_STATUS(cutout_shim_model_load(model_path("tiny_valid.pt"), CPU, NULL, NULL, NULL, err,
                                         sizeof err),
                  CUTOUT_SHIM_ERR_INVALID_ARGUMENT, err, "out");
     return 0;
@@ -474,7 +479,7 @@ static void expect_load_failure(const char *path, cutout_shim_status expected,
                                 const char *needle) {
     char err[1024];
     cutout_shim_model *model = (cutout_shim_model *)err;
-    cutout_shim_status s = cutout_shim_model_load(path, "cpu", &model, NULL, err, sizeof err);
+    cutout_shim_status s = cutout_shim_model_load(path, CPU, NULL, &model, NULL, err, sizeof err);
     CHECK_STATUS(s, expected, err, needle);
     CHECK(strstr(err, path) != NULL, "message \"%s\" does not name the path %s", err, path);
     CHECK(model == NULL, "output not NULL after a failure for %s", path);
@@ -537,13 +542,19 @@ static bool count_polls(void *user) {
 }
 
 /* Items 1..2 of `image` (three copies of the photo): on a CPU each item has
- * its own forward pass (3 abort polls each); CUTOUT_CPU_BATCHED_PASSES=1
- * gives both one pass (3 polls), the path CUDA takes, with the same
+ * its own forward pass (3 abort polls each); a model loaded with
+ * cpu_shared_passes gives both one pass (3 polls), the path CUDA takes, with the same
  * mattes. Also with letterbox at another processing size, whose padding
  * and cropping back run per pass. */
 static void check_batched_passes(cutout_shim_model *model, const test_tensor *image,
                                  const photo *p) {
     char err[512];
+    const cutout_shim_load_params shared = {sizeof shared, NULL, true, false};
+    cutout_shim_model *shared_model = NULL;
+    CHECK_STATUS(cutout_shim_model_load(model_path("tiny_valid.pt"), CPU, &shared, &shared_model,
+                                        NULL, err, sizeof err),
+                 CUTOUT_SHIM_OK, err, NULL);
+    if (shared_model == NULL) return;
     int64_t ashape[3] = {3, p->height, p->width};
     test_tensor single = tt_compact(F32, 3, ashape);
     test_tensor batched = tt_compact(F32, 3, ashape);
@@ -555,15 +566,12 @@ static void check_batched_passes(cutout_shim_model *model, const test_tensor *im
         int single_polls = 0, batched_polls = 0;
         fill_f32(&single, SENTINEL);
         fill_f32(&batched, SENTINEL);
-        unsetenv("CUTOUT_CPU_BATCHED_PASSES");
-        CHECK_STATUS(cutout_shim_predict_alpha_ex(model, &image->t, 1, 2, params, &single.t,
+        CHECK_STATUS(cutout_shim_predict_alpha(model, &image->t, 1, 2, params, &single.t,
                                                   count_polls, &single_polls, err, sizeof err),
                      CUTOUT_SHIM_OK, err, NULL);
-        setenv("CUTOUT_CPU_BATCHED_PASSES", "1", 1);
-        CHECK_STATUS(cutout_shim_predict_alpha_ex(model, &image->t, 1, 2, params, &batched.t,
+        CHECK_STATUS(cutout_shim_predict_alpha(shared_model, &image->t, 1, 2, params, &batched.t,
                                                   count_polls, &batched_polls, err, sizeof err),
                      CUTOUT_SHIM_OK, err, NULL);
-        unsetenv("CUTOUT_CPU_BATCHED_PASSES");
         CHECK(single_polls == 6, "%s: one pass per item: expected 6 polls, got %d", label,
               single_polls);
         CHECK(batched_polls == 3, "%s: one pass for both: expected 3 polls, got %d", label,
@@ -583,6 +591,7 @@ static void check_batched_passes(cutout_shim_model *model, const test_tensor *im
     }
     tt_free(&single);
     tt_free(&batched);
+    cutout_shim_model_free(shared_model);
 }
 
 static int case_predict_photo(void) {
@@ -596,7 +605,7 @@ static int case_predict_photo(void) {
     int64_t ashape[3] = {3, h, w};
     test_tensor alpha = tt_compact(F32, 3, ashape);
     fill_f32(&alpha, SENTINEL);
-    CHECK_STATUS(cutout_shim_predict_alpha(model, &image.t, 1, 1, &alpha.t, NULL, NULL, err,
+    CHECK_STATUS(cutout_shim_predict_alpha(model, &image.t, 1, 1, NULL, &alpha.t, NULL, NULL, err,
                                            sizeof err),
                  CUTOUT_SHIM_OK, err, NULL);
     double d = max_diff(&alpha, 1, p.expected_alpha);
@@ -607,7 +616,7 @@ static int case_predict_photo(void) {
           "items outside [first, first+count) were written");
 
     fill_f32(&alpha, SENTINEL);
-    CHECK_STATUS(cutout_shim_predict_alpha(model, &image.t, 1, 2, &alpha.t, NULL, NULL, err,
+    CHECK_STATUS(cutout_shim_predict_alpha(model, &image.t, 1, 2, NULL, &alpha.t, NULL, NULL, err,
                                            sizeof err),
                  CUTOUT_SHIM_OK, err, NULL);
     d = fmax(max_diff(&alpha, 1, p.expected_alpha), max_diff(&alpha, 2, p.expected_alpha));
@@ -632,17 +641,17 @@ static int case_predict_photo(void) {
         }
     test_tensor alpha1 = tt_compact(F32, 3, ashape); /* first item used */
     alpha1.shape[0] = 1;
-    CHECK_STATUS(cutout_shim_predict_alpha(model, &f32.t, 0, 1, &alpha1.t, NULL, NULL, err,
+    CHECK_STATUS(cutout_shim_predict_alpha(model, &f32.t, 0, 1, NULL, &alpha1.t, NULL, NULL, err,
                                            sizeof err),
                  CUTOUT_SHIM_OK, err, NULL);
     d = max_diff(&alpha1, 0, p.expected_alpha);
     CHECK(d <= PREDICTION_TOLERANCE, "float32 input differs from the reference by %g", d);
-    CHECK_STATUS(cutout_shim_predict_alpha(model, &rgba.t, 0, 1, &alpha1.t, NULL, NULL, err,
+    CHECK_STATUS(cutout_shim_predict_alpha(model, &rgba.t, 0, 1, NULL, &alpha1.t, NULL, NULL, err,
                                            sizeof err),
                  CUTOUT_SHIM_OK, err, NULL);
     d = max_diff(&alpha1, 0, p.expected_alpha);
     CHECK(d <= PREDICTION_TOLERANCE, "RGBA input (alpha must be ignored) differs by %g", d);
-    CHECK_STATUS(cutout_shim_predict_alpha(model, &f16.t, 0, 1, &alpha1.t, NULL, NULL, err,
+    CHECK_STATUS(cutout_shim_predict_alpha(model, &f16.t, 0, 1, NULL, &alpha1.t, NULL, NULL, err,
                                            sizeof err),
                  CUTOUT_SHIM_OK, err, NULL);
     d = max_diff(&alpha1, 0, p.expected_alpha);
@@ -650,24 +659,24 @@ static int case_predict_photo(void) {
     CHECK(d <= 2e-3, "float16 input differs from the reference by %g", d);
 
     /* Misuse: items out of range, wrong alpha_out, wrong channels. */
-    CHECK_STATUS(cutout_shim_predict_alpha(model, &image.t, 2, 2, &alpha.t, NULL, NULL, err,
+    CHECK_STATUS(cutout_shim_predict_alpha(model, &image.t, 2, 2, NULL, &alpha.t, NULL, NULL, err,
                                            sizeof err),
                  CUTOUT_SHIM_ERR_INVALID_ARGUMENT, err, "got first 2, count 2");
-    CHECK_STATUS(cutout_shim_predict_alpha(model, &image.t, 0, 0, &alpha.t, NULL, NULL, err,
+    CHECK_STATUS(cutout_shim_predict_alpha(model, &image.t, 0, 0, NULL, &alpha.t, NULL, NULL, err,
                                            sizeof err),
                  CUTOUT_SHIM_ERR_INVALID_ARGUMENT, err, "count 0");
-    CHECK_STATUS(cutout_shim_predict_alpha(model, &image.t, 0, 1, &alpha1.t, NULL, NULL, err,
+    CHECK_STATUS(cutout_shim_predict_alpha(model, &image.t, 0, 1, NULL, &alpha1.t, NULL, NULL, err,
                                            sizeof err),
                  CUTOUT_SHIM_ERR_INVALID_INPUT, err, "alpha_out: shape does not match the image");
-    CHECK_STATUS(cutout_shim_predict_alpha(NULL, &image.t, 0, 1, &alpha.t, NULL, NULL, err,
+    CHECK_STATUS(cutout_shim_predict_alpha(NULL, &image.t, 0, 1, NULL, &alpha.t, NULL, NULL, err,
                                            sizeof err),
                  CUTOUT_SHIM_ERR_INVALID_ARGUMENT, err, "model");
-    CHECK_STATUS(cutout_shim_predict_alpha(model, NULL, 0, 1, &alpha.t, NULL, NULL, err,
+    CHECK_STATUS(cutout_shim_predict_alpha(model, NULL, 0, 1, NULL, &alpha.t, NULL, NULL, err,
                                            sizeof err),
                  CUTOUT_SHIM_ERR_INVALID_INPUT, err, "image: tensor is NULL");
     int64_t two_channels[4] = {3, h, w / 3 * 2, 2}; /* same bytes, C = 2 */
     image.t.shape = two_channels;
-    CHECK_STATUS(cutout_shim_predict_alpha(model, &image.t, 0, 1, &alpha.t, NULL, NULL, err,
+    CHECK_STATUS(cutout_shim_predict_alpha(model, &image.t, 0, 1, NULL, &alpha.t, NULL, NULL, err,
                                            sizeof err),
                  CUTOUT_SHIM_ERR_INVALID_INPUT, err, "expected C = 3 or 4");
     image.t.shape = image.shape;
@@ -700,7 +709,7 @@ static int case_predict_strided(void) {
     crop.byte_offset = (uint64_t)((p.crop_y * w + p.crop_x) * 3);
     int64_t cshape[3] = {1, p.crop_h, p.crop_w};
     test_tensor calpha = tt_compact(F32, 3, cshape);
-    CHECK_STATUS(cutout_shim_predict_alpha(model, &crop, 0, 1, &calpha.t, NULL, NULL, err,
+    CHECK_STATUS(cutout_shim_predict_alpha(model, &crop, 0, 1, NULL, &calpha.t, NULL, NULL, err,
                                            sizeof err),
                  CUTOUT_SHIM_OK, err, NULL);
     double d = max_diff(&calpha, 0, p.expected_crop_alpha);
@@ -714,7 +723,7 @@ static int case_predict_strided(void) {
     crop.byte_offset = (uint64_t)((p.native_y * w + p.native_x) * 3);
     int64_t nshape[3] = {1, p.native_side, p.native_side};
     test_tensor nalpha = tt_compact(F32, 3, nshape);
-    CHECK_STATUS(cutout_shim_predict_alpha(model, &crop, 0, 1, &nalpha.t, NULL, NULL, err,
+    CHECK_STATUS(cutout_shim_predict_alpha(model, &crop, 0, 1, NULL, &nalpha.t, NULL, NULL, err,
                                            sizeof err),
                  CUTOUT_SHIM_OK, err, NULL);
     d = max_diff(&nalpha, 0, p.expected_native_alpha);
@@ -733,7 +742,7 @@ static int case_predict_strided(void) {
                 *f32_at4(&planar, 0, y, x, c) = (float)p.rgb[(y * w + x) * 3 + c] / 255.0f;
     int64_t ashape[3] = {1, h, w};
     test_tensor alpha = tt_compact(F32, 3, ashape);
-    CHECK_STATUS(cutout_shim_predict_alpha(model, &planar.t, 0, 1, &alpha.t, NULL, NULL, err,
+    CHECK_STATUS(cutout_shim_predict_alpha(model, &planar.t, 0, 1, NULL, &alpha.t, NULL, NULL, err,
                                            sizeof err),
                  CUTOUT_SHIM_OK, err, NULL);
     d = max_diff(&alpha, 0, p.expected_alpha);
@@ -746,7 +755,7 @@ static int case_predict_strided(void) {
     /* Non-compact alpha_out is refused. */
     int64_t astrides[3] = {h * w, 1, h};
     alpha.t.strides = astrides;
-    CHECK_STATUS(cutout_shim_predict_alpha(model, &planar.t, 0, 1, &alpha.t, NULL, NULL, err,
+    CHECK_STATUS(cutout_shim_predict_alpha(model, &planar.t, 0, 1, NULL, &alpha.t, NULL, NULL, err,
                                            sizeof err),
                  CUTOUT_SHIM_ERR_INVALID_INPUT, err, "alpha_out: not compact");
     alpha.t.strides = NULL;
@@ -773,7 +782,7 @@ static int case_model_outputs(void) {
     for (int i = 0; i < 2; ++i) {
         cutout_shim_model *model = load_model(accepted[i]);
         fill_f32(&alpha, SENTINEL);
-        CHECK_STATUS(cutout_shim_predict_alpha(model, &image.t, 0, 1, &alpha.t, NULL, NULL, err,
+        CHECK_STATUS(cutout_shim_predict_alpha(model, &image.t, 0, 1, NULL, &alpha.t, NULL, NULL, err,
                                                sizeof err),
                      CUTOUT_SHIM_OK, err, NULL);
         double d = max_diff(&alpha, 0, p.expected_alpha);
@@ -797,7 +806,7 @@ static int case_model_outputs(void) {
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; ++i) {
         cutout_shim_model *model = load_model(refused[i].model);
         fill_f32(&alpha, SENTINEL);
-        CHECK_STATUS(cutout_shim_predict_alpha(model, &image.t, 0, 1, &alpha.t, NULL, NULL, err,
+        CHECK_STATUS(cutout_shim_predict_alpha(model, &image.t, 0, 1, NULL, &alpha.t, NULL, NULL, err,
                                                sizeof err),
                      CUTOUT_SHIM_ERR_INFERENCE, err, refused[i].needle);
         CHECK(item_all_equal(&alpha, 0, SENTINEL), "%s: alpha_out written on failure",
@@ -832,7 +841,7 @@ static int case_abort(void) {
     test_tensor alpha = tt_compact(F32, 3, ashape);
 
     abort_state never = {0, 0};
-    CHECK_STATUS(cutout_shim_predict_alpha(model, &image.t, 0, 1, &alpha.t, abort_at_poll, &never,
+    CHECK_STATUS(cutout_shim_predict_alpha(model, &image.t, 0, 1, NULL, &alpha.t, abort_at_poll, &never,
                                            err, sizeof err),
                  CUTOUT_SHIM_OK, err, NULL);
     CHECK(never.polls == 3, "expected 3 polls (before pre-process, before and after forward), got %d",
@@ -842,7 +851,7 @@ static int case_abort(void) {
     for (int at = 1; at <= 3; ++at) {
         abort_state s = {0, at};
         fill_f32(&alpha, SENTINEL);
-        CHECK_STATUS(cutout_shim_predict_alpha(model, &image.t, 0, 1, &alpha.t, abort_at_poll, &s,
+        CHECK_STATUS(cutout_shim_predict_alpha(model, &image.t, 0, 1, NULL, &alpha.t, abort_at_poll, &s,
                                                err, sizeof err),
                      CUTOUT_SHIM_CANCELLED, err, stages[at - 1]);
         CHECK(s.polls == at, "kept polling after the abort (%d polls)", s.polls);
@@ -861,15 +870,15 @@ static int case_device(void) {
     CHECK_STATUS(cutout_shim_cuda_available(&cuda, err, sizeof err), CUTOUT_SHIM_OK, err, NULL);
     cutout_shim_model *model = NULL;
     if (!cuda) {
-        CHECK_STATUS(cutout_shim_model_load(model_path("tiny_valid.pt"), "cuda", &model, NULL, err,
+        CHECK_STATUS(cutout_shim_model_load(model_path("tiny_valid.pt"), (DLDevice){kDLCUDA, 0}, NULL, &model, NULL, err,
                                             sizeof err),
                      CUTOUT_SHIM_ERR_DEVICE, err, "CUDA is not available");
         CHECK(model == NULL, "output not NULL after a failure");
-        CHECK_STATUS(cutout_shim_model_load(model_path("tiny_valid.pt"), "cuda:1", &model, NULL,
+        CHECK_STATUS(cutout_shim_model_load(model_path("tiny_valid.pt"), (DLDevice){kDLCUDA, 1}, NULL, &model, NULL,
                                             err, sizeof err),
                      CUTOUT_SHIM_ERR_DEVICE, err, "got cuda:1");
     }
-    CHECK_STATUS(cutout_shim_model_load(model_path("tiny_valid.pt"), "cuda:99", &model, NULL, err,
+    CHECK_STATUS(cutout_shim_model_load(model_path("tiny_valid.pt"), (DLDevice){kDLCUDA, 99}, NULL, &model, NULL, err,
                                         sizeof err),
                  CUTOUT_SHIM_ERR_DEVICE, err, "cuda:99");
 
@@ -884,30 +893,30 @@ static int case_device(void) {
     DLTensor cuda_image = image.t;
     cuda_image.device.device_type = kDLCUDA;
     cuda_image.device.device_id = 0;
-    CHECK_STATUS(cutout_shim_predict_alpha(model, &cuda_image, 0, 1, &alpha.t, NULL, NULL, err,
+    CHECK_STATUS(cutout_shim_predict_alpha(model, &cuda_image, 0, 1, NULL, &alpha.t, NULL, NULL, err,
                                            sizeof err),
                  CUTOUT_SHIM_ERR_DEVICE, err, "image: on cuda:0 but the model runs on cpu");
     DLTensor cuda_alpha = alpha.t;
     cuda_alpha.device.device_type = kDLCUDA;
-    CHECK_STATUS(cutout_shim_predict_alpha(model, &image.t, 0, 1, &cuda_alpha, NULL, NULL, err,
+    CHECK_STATUS(cutout_shim_predict_alpha(model, &image.t, 0, 1, NULL, &cuda_alpha, NULL, NULL, err,
                                            sizeof err),
                  CUTOUT_SHIM_ERR_DEVICE, err, "alpha_out: on cuda:0 but the image is on cpu");
-    CHECK_STATUS(cutout_shim_compose_item(&image.t, NULL, 0, 0, &cuda_alpha, &out.t, err,
+    CHECK_STATUS(cutout_shim_finish_items(&image.t, NULL, 0, 1, NULL, &cuda_alpha, &out.t, NULL, NULL, err,
                                           sizeof err),
                  CUTOUT_SHIM_ERR_DEVICE, err, "alpha_out: on cuda:0 but the image is on cpu");
     DLTensor cuda_guide = guide.t;
     cuda_guide.device.device_type = kDLCUDA;
-    CHECK_STATUS(cutout_shim_compose_item(&image.t, &cuda_guide, 0, 0, &alpha.t, &out.t, err,
+    CHECK_STATUS(cutout_shim_finish_items(&image.t, &cuda_guide, 0, 1, NULL, &alpha.t, &out.t, NULL, NULL, err,
                                           sizeof err),
                  CUTOUT_SHIM_ERR_DEVICE, err, "guide: on cuda:0 but the image is on cpu");
     DLTensor opencl = image.t;
     opencl.device.device_type = kDLOpenCL;
-    CHECK_STATUS(cutout_shim_predict_alpha(model, &opencl, 0, 1, &alpha.t, NULL, NULL, err,
+    CHECK_STATUS(cutout_shim_predict_alpha(model, &opencl, 0, 1, NULL, &alpha.t, NULL, NULL, err,
                                            sizeof err),
                  CUTOUT_SHIM_ERR_DEVICE, err, "image: unsupported DLPack device");
     if (!cuda) {
-        int64_t n = -1;
-        CHECK_STATUS(cutout_shim_count_nonfinite(&cuda_image, 0, 1, &n, err, sizeof err),
+        int64_t n = -1, first_bad = 0;
+        CHECK_STATUS(cutout_shim_find_nonfinite(&cuda_image, &n, &first_bad, err, sizeof err),
                      CUTOUT_SHIM_ERR_DEVICE, err, "CUDA is not available");
         DLDevice dev = {kDLCUDA, 0};
         DLManagedTensor *m = (DLManagedTensor *)err;
@@ -998,8 +1007,10 @@ typedef float (*alpha_rule)(const test_tensor *img, const test_tensor *guide, in
                             int64_t guide_item, float alpha_in, int64_t y, int64_t x);
 
 static void check_compose(const char *label, test_tensor *img, const test_tensor *guide,
-                          int64_t item, int64_t guide_item, alpha_rule rule) {
+                          int64_t item, alpha_rule rule) {
     char err[512];
+    /* A guide batch of one, or a 2-dim guide, applies to every item. */
+    const int64_t guide_item = guide && guide->t.ndim == 3 && guide->t.shape[0] > 1 ? item : 0;
     int64_t b = img->t.shape[0];
     int64_t ashape[3] = {b, CH, CW}, oshape[4] = {b, CH, CW, 4};
     test_tensor alpha = tt_compact(F32, 3, ashape);
@@ -1012,8 +1023,8 @@ static void check_compose(const char *label, test_tensor *img, const test_tensor
     void *before = xcalloc(img->buffer_bytes);
     memcpy(before, img->t.data, img->buffer_bytes);
 
-    CHECK_STATUS(cutout_shim_compose_item(&img->t, guide ? &guide->t : NULL, item, guide_item,
-                                          &alpha.t, &out.t, err, sizeof err),
+    CHECK_STATUS(cutout_shim_finish_items(&img->t, guide ? &guide->t : NULL, item, 1, NULL,
+                                          &alpha.t, &out.t, NULL, NULL, err, sizeof err),
                  CUTOUT_SHIM_OK, err, NULL);
     int rgb_bad = 0, alpha_bad = 0, mask_bad = 0;
     size_t esize = elem_size(img->t.dtype);
@@ -1092,8 +1103,8 @@ static int case_compose_rgb(void) {
     for (int i = 0; i < 4; ++i) {
         test_tensor img = tt_compact(types[i], 4, shape);
         fill_image(&img);
-        check_compose(names[i], &img, NULL, 1, 0, rule_alpha_only);
-        check_compose(names[i], &img, NULL, 0, 0, rule_alpha_only);
+        check_compose(names[i], &img, NULL, 1, rule_alpha_only);
+        check_compose(names[i], &img, NULL, 0, rule_alpha_only);
         tt_free(&img);
     }
     /* Non-contiguous: pixels 5 elements apart, padded rows and items, and a
@@ -1102,26 +1113,26 @@ static int case_compose_rgb(void) {
     size_t elems = (size_t)(2 * strides[0] + 16);
     test_tensor f = tt_strided(F32, 4, shape, strides, 12, elems);
     fill_image(&f);
-    check_compose("strided float32", &f, NULL, 1, 0, rule_alpha_only);
+    check_compose("strided float32", &f, NULL, 1, rule_alpha_only);
     tt_free(&f);
     test_tensor u = tt_strided(U8, 4, shape, strides, 3, elems);
     fill_image(&u);
-    check_compose("strided uint8", &u, NULL, 1, 0, rule_alpha_only);
+    check_compose("strided uint8", &u, NULL, 1, rule_alpha_only);
     tt_free(&u);
     /* Misaligned data: float32 and bfloat16 elements at odd addresses. */
     test_tensor mf = tt_strided(F32, 4, shape, strides, 2, elems);
     fill_image(&mf);
-    check_compose("misaligned float32", &mf, NULL, 1, 0, rule_alpha_only);
+    check_compose("misaligned float32", &mf, NULL, 1, rule_alpha_only);
     tt_free(&mf);
     test_tensor mb = tt_strided(BF16, 4, shape, strides, 1, elems);
     fill_image(&mb);
-    check_compose("misaligned bfloat16", &mb, NULL, 0, 0, rule_alpha_only);
+    check_compose("misaligned bfloat16", &mb, NULL, 0, rule_alpha_only);
     tt_free(&mb);
     /* Channel planes (C x H x W in memory) seen as B x H x W x C. */
     int64_t planar_strides[4] = {CH * CW * 3, CW, 1, CH * CW};
     test_tensor planar = tt_strided(F16, 4, shape, planar_strides, 0, (size_t)(2 * CH * CW * 3));
     fill_image(&planar);
-    check_compose("planar float16", &planar, NULL, 1, 0, rule_alpha_only);
+    check_compose("planar float16", &planar, NULL, 1, rule_alpha_only);
     tt_free(&planar);
     return 0;
 }
@@ -1135,7 +1146,7 @@ static int case_compose_uint8_exact(void) {
         for (int c = 0; c < 3; ++c) ((uint8_t *)img.t.data)[v * 3 + c] = (uint8_t)v;
     test_tensor alpha = tt_compact(F32, 3, ashape);
     test_tensor out = tt_compact(F32, 4, oshape);
-    CHECK_STATUS(cutout_shim_compose_item(&img.t, NULL, 0, 0, &alpha.t, &out.t, err, sizeof err),
+    CHECK_STATUS(cutout_shim_finish_items(&img.t, NULL, 0, 1, NULL, &alpha.t, &out.t, NULL, NULL, err, sizeof err),
                  CUTOUT_SHIM_OK, err, NULL);
     int bad = 0;
     for (int v = 0; v < 256; ++v)
@@ -1155,13 +1166,13 @@ static int case_compose_alpha(void) {
     test_tensor f = tt_compact(F32, 4, shape4);
     for (int64_t i = 0; i < 2 * CH * CW * 4; ++i)
         ((float *)f.t.data)[i] = -0.25f + 1.5f * (float)(next_random() % 1001) / 1000.0f;
-    check_compose("rgba float32", &f, NULL, 1, 0, rule_input_alpha);
+    check_compose("rgba float32", &f, NULL, 1, rule_input_alpha);
     test_tensor u = tt_compact(U8, 4, shape4);
     fill_image(&u);
-    check_compose("rgba uint8", &u, NULL, 0, 0, rule_input_alpha);
+    check_compose("rgba uint8", &u, NULL, 0, rule_input_alpha);
 
     /* Guide of the image's size: per item, broadcast from a batch of one,
-     * 2-dim (guide_item unused), uint8, int32, and together with C = 4. */
+     * 2-dim, uint8, int32, and together with C = 4. */
     int64_t gshape3[3] = {2, CH, CW}, gshape1[3] = {1, CH, CW}, gshape2[2] = {CH, CW};
     test_tensor g2 = tt_compact(F32, 3, gshape3);
     for (int64_t i = 0; i < 2 * CH * CW; ++i)
@@ -1169,21 +1180,20 @@ static int case_compose_alpha(void) {
     int64_t shape3[4] = {2, CH, CW, 3};
     test_tensor rgb = tt_compact(F32, 4, shape3);
     fill_image(&rgb);
-    check_compose("guide item 1", &rgb, &g2, 1, 1, rule_guide);
-    check_compose("guide item 0 for image item 1", &rgb, &g2, 1, 0, rule_guide);
+    check_compose("guide item 1", &rgb, &g2, 1, rule_guide);
     test_tensor g1 = tt_compact(F32, 3, gshape1);
     memcpy(g1.t.data, g2.t.data, (size_t)(CH * CW) * sizeof(float));
-    check_compose("guide batch of one", &rgb, &g1, 1, 0, rule_guide);
+    check_compose("guide batch of one", &rgb, &g1, 1, rule_guide);
     test_tensor g0 = tt_compact(F32, 2, gshape2);
     memcpy(g0.t.data, g2.t.data, (size_t)(CH * CW) * sizeof(float));
-    check_compose("2-dim guide", &rgb, &g0, 1, 5, rule_guide);
+    check_compose("2-dim guide", &rgb, &g0, 1, rule_guide);
     test_tensor gu = tt_compact(U8, 2, gshape2);
     for (int64_t i = 0; i < CH * CW; ++i) ((uint8_t *)gu.t.data)[i] = (uint8_t)(i * 7);
-    check_compose("uint8 guide", &rgb, &gu, 0, 0, rule_guide);
+    check_compose("uint8 guide", &rgb, &gu, 0, rule_guide);
     test_tensor gi = tt_compact(I32, 2, gshape2);
     for (int64_t i = 0; i < CH * CW; ++i) ((int32_t *)gi.t.data)[i] = (int32_t)(i % 3) - 1;
-    check_compose("int32 guide", &rgb, &gi, 1, 0, rule_guide);
-    check_compose("rgba uint8 with guide", &u, &g2, 1, 0, rule_guide);
+    check_compose("int32 guide", &rgb, &gi, 1, rule_guide);
+    check_compose("rgba uint8 with guide", &u, &g2, 1, rule_guide);
 
     tt_free(&f);
     tt_free(&u);
@@ -1213,7 +1223,7 @@ static int case_compose_guide_resize(void) {
         test_tensor g = tt_compact(F32, 3, gshape);
         fill_f32(&g, 0.25f);
         fill_alpha_item(&alpha, 0);
-        CHECK_STATUS(cutout_shim_compose_item(&img.t, &g.t, 0, 0, &alpha.t, &out.t, err,
+        CHECK_STATUS(cutout_shim_finish_items(&img.t, &g.t, 0, 1, NULL, &alpha.t, &out.t, NULL, NULL, err,
                                               sizeof err),
                      CUTOUT_SHIM_OK, err, NULL);
         double worst = 0;
@@ -1237,7 +1247,7 @@ static int case_compose_guide_resize(void) {
     for (int64_t y = 0; y < 8; ++y)
         for (int64_t x = 0; x < 32; ++x) ((uint8_t *)step.t.data)[y * 32 + x] = x < 16 ? 0 : 255;
     fill_f32(&alpha, 1.0f);
-    CHECK_STATUS(cutout_shim_compose_item(&img.t, &step.t, 0, 0, &alpha.t, &out.t, err,
+    CHECK_STATUS(cutout_shim_finish_items(&img.t, &step.t, 0, 1, NULL, &alpha.t, &out.t, NULL, NULL, err,
                                           sizeof err),
                  CUTOUT_SHIM_OK, err, NULL);
     for (int64_t y = 0; y < CH; ++y) {
@@ -1264,80 +1274,87 @@ static int case_compose_errors(void) {
     test_tensor out = tt_compact(F32, 4, oshape);
     test_tensor guide = tt_compact(F32, 3, ashape);
 
-    CHECK_STATUS(cutout_shim_compose_item(&img.t, NULL, 2, 0, &alpha.t, &out.t, err, sizeof err),
+    CHECK_STATUS(cutout_shim_finish_items(&img.t, NULL, 2, 1, NULL, &alpha.t, &out.t, NULL, NULL, err, sizeof err),
                  CUTOUT_SHIM_ERR_INVALID_ARGUMENT, err, "got first 2, count 1");
-    CHECK_STATUS(cutout_shim_compose_item(&img.t, NULL, -1, 0, &alpha.t, &out.t, err, sizeof err),
+    CHECK_STATUS(cutout_shim_finish_items(&img.t, NULL, -1, 1, NULL, &alpha.t, &out.t, NULL, NULL, err, sizeof err),
                  CUTOUT_SHIM_ERR_INVALID_ARGUMENT, err, "items: out of range");
-    CHECK_STATUS(cutout_shim_compose_item(&img.t, &guide.t, 0, 2, &alpha.t, &out.t, err,
-                                          sizeof err),
-                 CUTOUT_SHIM_ERR_INVALID_ARGUMENT, err, "guide_item: out of range (expected 0..1, got 2)");
-    CHECK_STATUS(cutout_shim_compose_item(NULL, NULL, 0, 0, &alpha.t, &out.t, err, sizeof err),
+    int64_t shape3[4] = {3, CH, CW, 3}, ashape3[3] = {3, CH, CW}, oshape3[4] = {3, CH, CW, 4};
+    test_tensor img3 = tt_compact(F32, 4, shape3);
+    test_tensor alpha3 = tt_compact(F32, 3, ashape3);
+    test_tensor out3 = tt_compact(F32, 4, oshape3);
+    CHECK_STATUS(cutout_shim_finish_items(&img3.t, &guide.t, 0, 3, NULL, &alpha3.t, &out3.t, NULL,
+                                          NULL, err, sizeof err),
+                 CUTOUT_SHIM_ERR_INVALID_INPUT, err, "guide: batch of 2 does not match the image");
+    tt_free(&img3);
+    tt_free(&alpha3);
+    tt_free(&out3);
+    CHECK_STATUS(cutout_shim_finish_items(NULL, NULL, 0, 1, NULL, &alpha.t, &out.t, NULL, NULL, err, sizeof err),
                  CUTOUT_SHIM_ERR_INVALID_INPUT, err, "image: tensor is NULL");
-    CHECK_STATUS(cutout_shim_compose_item(&img.t, NULL, 0, 0, &alpha.t, NULL, err, sizeof err),
+    CHECK_STATUS(cutout_shim_finish_items(&img.t, NULL, 0, 1, NULL, &alpha.t, NULL, NULL, NULL, err, sizeof err),
                  CUTOUT_SHIM_ERR_INVALID_INPUT, err, "out_image: tensor is NULL");
 
     /* Wrong output shapes, dtype, layout. */
     int64_t small[4] = {2, CH, CW - 1, 4};
     out.t.shape = small;
-    CHECK_STATUS(cutout_shim_compose_item(&img.t, NULL, 0, 0, &alpha.t, &out.t, err, sizeof err),
+    CHECK_STATUS(cutout_shim_finish_items(&img.t, NULL, 0, 1, NULL, &alpha.t, &out.t, NULL, NULL, err, sizeof err),
                  CUTOUT_SHIM_ERR_INVALID_INPUT, err,
                  "out_image: shape does not match the image (expected [2,16,16,4], got [2,16,15,4])");
     out.t.shape = out.shape;
     out.t.dtype = F16;
-    CHECK_STATUS(cutout_shim_compose_item(&img.t, NULL, 0, 0, &alpha.t, &out.t, err, sizeof err),
+    CHECK_STATUS(cutout_shim_finish_items(&img.t, NULL, 0, 1, NULL, &alpha.t, &out.t, NULL, NULL, err, sizeof err),
                  CUTOUT_SHIM_ERR_INVALID_INPUT, err, "out_image: wrong dtype (expected float32, got float16)");
     out.t.dtype = F32;
     int64_t ostrides[4] = {CH * CW * 4, CW * 4, 1, CH * CW * 2};
     out.t.strides = ostrides;
-    CHECK_STATUS(cutout_shim_compose_item(&img.t, NULL, 0, 0, &alpha.t, &out.t, err, sizeof err),
+    CHECK_STATUS(cutout_shim_finish_items(&img.t, NULL, 0, 1, NULL, &alpha.t, &out.t, NULL, NULL, err, sizeof err),
                  CUTOUT_SHIM_ERR_INVALID_INPUT, err, "out_image: not compact");
     out.t.strides = NULL;
     alpha.t.ndim = 2;
-    CHECK_STATUS(cutout_shim_compose_item(&img.t, NULL, 0, 0, &alpha.t, &out.t, err, sizeof err),
+    CHECK_STATUS(cutout_shim_finish_items(&img.t, NULL, 0, 1, NULL, &alpha.t, &out.t, NULL, NULL, err, sizeof err),
                  CUTOUT_SHIM_ERR_INVALID_INPUT, err, "alpha_out: expected 3 dims B x H x W, got 2 dims");
     alpha.t.ndim = 3;
 
     /* Bad images. */
     img.t.ndim = 3;
-    CHECK_STATUS(cutout_shim_compose_item(&img.t, NULL, 0, 0, &alpha.t, &out.t, err, sizeof err),
+    CHECK_STATUS(cutout_shim_finish_items(&img.t, NULL, 0, 1, NULL, &alpha.t, &out.t, NULL, NULL, err, sizeof err),
                  CUTOUT_SHIM_ERR_INVALID_INPUT, err, "image: expected 4 dims B x H x W x C, got 3 dims [2,16,16]");
     img.t.ndim = 4;
     img.t.dtype = I32;
-    CHECK_STATUS(cutout_shim_compose_item(&img.t, NULL, 0, 0, &alpha.t, &out.t, err, sizeof err),
+    CHECK_STATUS(cutout_shim_finish_items(&img.t, NULL, 0, 1, NULL, &alpha.t, &out.t, NULL, NULL, err, sizeof err),
                  CUTOUT_SHIM_ERR_INVALID_INPUT, err, "image: unsupported dtype (expected float32, float16, bfloat16 or uint8, got int32)");
     DLDataType complex = {kDLComplex, 64, 1};
     img.t.dtype = complex;
-    CHECK_STATUS(cutout_shim_compose_item(&img.t, NULL, 0, 0, &alpha.t, &out.t, err, sizeof err),
+    CHECK_STATUS(cutout_shim_finish_items(&img.t, NULL, 0, 1, NULL, &alpha.t, &out.t, NULL, NULL, err, sizeof err),
                  CUTOUT_SHIM_ERR_INVALID_INPUT, err, "image: unsupported dtype (expected float16/32/64, bfloat16, uint8 or int8/16/32/64, got complex64)");
     DLDataType lanes = {kDLFloat, 32, 2};
     img.t.dtype = lanes;
-    CHECK_STATUS(cutout_shim_compose_item(&img.t, NULL, 0, 0, &alpha.t, &out.t, err, sizeof err),
+    CHECK_STATUS(cutout_shim_finish_items(&img.t, NULL, 0, 1, NULL, &alpha.t, &out.t, NULL, NULL, err, sizeof err),
                  CUTOUT_SHIM_ERR_INVALID_INPUT, err, "got float32x2)");
     img.t.dtype = F32;
     int64_t negative[4] = {CH * CW * 3, -CW * 3, 3, 1};
     img.t.strides = negative;
-    CHECK_STATUS(cutout_shim_compose_item(&img.t, NULL, 0, 0, &alpha.t, &out.t, err, sizeof err),
+    CHECK_STATUS(cutout_shim_finish_items(&img.t, NULL, 0, 1, NULL, &alpha.t, &out.t, NULL, NULL, err, sizeof err),
                  CUTOUT_SHIM_ERR_INVALID_INPUT, err, "image: negative stride (expected strides >= 0, got [768,-48,3,1])");
     int64_t huge[4] = {INT64_MAX / 2, 1, 1, 3};
     img.t.strides = huge;
-    CHECK_STATUS(cutout_shim_compose_item(&img.t, NULL, 0, 0, &alpha.t, &out.t, err, sizeof err),
+    CHECK_STATUS(cutout_shim_finish_items(&img.t, NULL, 0, 1, NULL, &alpha.t, &out.t, NULL, NULL, err, sizeof err),
                  CUTOUT_SHIM_ERR_INVALID_INPUT, err, "image: strides overflow");
     img.t.strides = NULL;
     void *data = img.t.data;
     img.t.data = NULL;
-    CHECK_STATUS(cutout_shim_compose_item(&img.t, NULL, 0, 0, &alpha.t, &out.t, err, sizeof err),
+    CHECK_STATUS(cutout_shim_finish_items(&img.t, NULL, 0, 1, NULL, &alpha.t, &out.t, NULL, NULL, err, sizeof err),
                  CUTOUT_SHIM_ERR_INVALID_INPUT, err, "image: data is NULL");
     img.t.data = data;
 
     /* Bad guides. */
     guide.t.ndim = 1;
-    CHECK_STATUS(cutout_shim_compose_item(&img.t, &guide.t, 0, 0, &alpha.t, &out.t, err,
+    CHECK_STATUS(cutout_shim_finish_items(&img.t, &guide.t, 0, 1, NULL, &alpha.t, &out.t, NULL, NULL, err,
                                           sizeof err),
                  CUTOUT_SHIM_ERR_INVALID_INPUT, err, "guide: expected 3 dims B x H x W or 2 dims H x W, got 1 dims [2]");
     guide.t.ndim = 3;
     int64_t empty[3] = {2, 0, CW};
     guide.t.shape = empty;
-    CHECK_STATUS(cutout_shim_compose_item(&img.t, &guide.t, 0, 0, &alpha.t, &out.t, err,
+    CHECK_STATUS(cutout_shim_finish_items(&img.t, &guide.t, 0, 1, NULL, &alpha.t, &out.t, NULL, NULL, err,
                                           sizeof err),
                  CUTOUT_SHIM_ERR_INVALID_INPUT, err, "guide: empty");
     guide.t.shape = guide.shape;
@@ -1413,55 +1430,51 @@ static int case_count_nonfinite(void) {
     char err[256];
     int64_t shape[3] = {3, 4, 5};
     test_tensor f = tt_compact(F32, 3, shape);
+    int64_t n = -1, first = -2;
+    CHECK_STATUS(cutout_shim_find_nonfinite(&f.t, &n, &first, err, sizeof err), CUTOUT_SHIM_OK,
+                 err, NULL);
+    CHECK(n == 0 && first == -1, "all finite: expected 0 and item -1, got %lld and %lld",
+          (long long)n, (long long)first);
     float *v = f.t.data;
     v[20 + 3] = NAN;
     v[20 + 7] = INFINITY;
     v[20 + 19] = -INFINITY;
     v[40 + 0] = NAN;
-    int64_t n = -1;
-    CHECK_STATUS(cutout_shim_count_nonfinite(&f.t, 1, 1, &n, err, sizeof err), CUTOUT_SHIM_OK,
+    CHECK_STATUS(cutout_shim_find_nonfinite(&f.t, &n, &first, err, sizeof err), CUTOUT_SHIM_OK,
                  err, NULL);
-    CHECK(n == 3, "item 1: expected 3 non-finite, got %lld", (long long)n);
-    CHECK_STATUS(cutout_shim_count_nonfinite(&f.t, 0, 3, &n, err, sizeof err), CUTOUT_SHIM_OK,
-                 err, NULL);
-    CHECK(n == 4, "all items: expected 4, got %lld", (long long)n);
-    CHECK_STATUS(cutout_shim_count_nonfinite(&f.t, 0, 1, &n, err, sizeof err), CUTOUT_SHIM_OK,
-                 err, NULL);
-    CHECK(n == 0, "item 0: expected 0, got %lld", (long long)n);
-    CHECK_STATUS(cutout_shim_count_nonfinite(&f.t, 3, 0, &n, err, sizeof err), CUTOUT_SHIM_OK,
-                 err, NULL);
-    CHECK(n == 0, "no items: expected 0, got %lld", (long long)n);
+    CHECK(n == 4 && first == 1, "all items: expected 4 in item 1 first, got %lld in %lld",
+          (long long)n, (long long)first);
 
     /* Strided (every other element of a 3 x 4 x 10 buffer). */
     int64_t strides[3] = {40, 10, 2};
     test_tensor s = tt_strided(F32, 3, shape, strides, 4, 120);
     float *sv = s.t.data;
-    sv[1 + 40 + 2 * 3] = NAN;  /* item 1, element 3 */
+    sv[1 + 80 + 2 * 3] = NAN;  /* item 2, element 3 */
     sv[1 + 40 + 1] = INFINITY; /* byte offset 4 = element 1; odd index: skipped by the view */
-    CHECK_STATUS(cutout_shim_count_nonfinite(&s.t, 1, 1, &n, err, sizeof err), CUTOUT_SHIM_OK,
+    CHECK_STATUS(cutout_shim_find_nonfinite(&s.t, &n, &first, err, sizeof err), CUTOUT_SHIM_OK,
                  err, NULL);
-    CHECK(n == 1, "strided: expected 1, got %lld", (long long)n);
+    CHECK(n == 1 && first == 2, "strided: expected 1 in item 2, got %lld in %lld", (long long)n,
+          (long long)first);
 
     /* float16 with an infinity; uint8 and int32 are always finite. */
     test_tensor h = tt_compact(F16, 3, shape);
     ((uint16_t *)h.t.data)[5] = 0x7c00;
     ((uint16_t *)h.t.data)[6] = 0x7e00;
-    CHECK_STATUS(cutout_shim_count_nonfinite(&h.t, 0, 3, &n, err, sizeof err), CUTOUT_SHIM_OK,
+    CHECK_STATUS(cutout_shim_find_nonfinite(&h.t, &n, &first, err, sizeof err), CUTOUT_SHIM_OK,
                  err, NULL);
-    CHECK(n == 2, "float16: expected 2, got %lld", (long long)n);
+    CHECK(n == 2 && first == 0, "float16: expected 2 in item 0, got %lld in %lld", (long long)n,
+          (long long)first);
     test_tensor u = tt_compact(U8, 3, shape);
     memset(u.t.data, 255, u.buffer_bytes);
     n = -1;
-    CHECK_STATUS(cutout_shim_count_nonfinite(&u.t, 0, 3, &n, err, sizeof err), CUTOUT_SHIM_OK,
+    CHECK_STATUS(cutout_shim_find_nonfinite(&u.t, &n, &first, err, sizeof err), CUTOUT_SHIM_OK,
                  err, NULL);
-    CHECK(n == 0, "uint8: expected 0, got %lld", (long long)n);
+    CHECK(n == 0 && first == -1, "uint8: expected 0, got %lld", (long long)n);
 
-    CHECK_STATUS(cutout_shim_count_nonfinite(&f.t, 2, 2, &n, err, sizeof err),
-                 CUTOUT_SHIM_ERR_INVALID_ARGUMENT, err, "batch 3, got first 2, count 2");
-    CHECK_STATUS(cutout_shim_count_nonfinite(&f.t, 0, 1, NULL, err, sizeof err),
+    CHECK_STATUS(cutout_shim_find_nonfinite(&f.t, NULL, &first, err, sizeof err),
                  CUTOUT_SHIM_ERR_INVALID_ARGUMENT, err, "nonfinite");
     f.t.ndim = 0;
-    CHECK_STATUS(cutout_shim_count_nonfinite(&f.t, 0, 1, &n, err, sizeof err),
+    CHECK_STATUS(cutout_shim_find_nonfinite(&f.t, &n, &first, err, sizeof err),
                  CUTOUT_SHIM_ERR_INVALID_INPUT, err, "expected at least 1 dim");
     tt_free(&f);
     tt_free(&s);
@@ -1476,24 +1489,24 @@ static int case_messages(void) {
     char full[512], small[8];
     const char *missing = "no/such/dir/model.pt";
     cutout_shim_model *model = NULL;
-    CHECK_STATUS(cutout_shim_model_load(missing, "cpu", &model, NULL, full, sizeof full),
+    CHECK_STATUS(cutout_shim_model_load(missing, CPU, NULL, &model, NULL, full, sizeof full),
                  CUTOUT_SHIM_ERR_MODEL_NOT_FOUND, full, missing);
     memset(small, 'x', sizeof small);
-    CHECK(cutout_shim_model_load(missing, "cpu", &model, NULL, small, sizeof small) ==
+    CHECK(cutout_shim_model_load(missing, CPU, NULL, &model, NULL, small, sizeof small) ==
               CUTOUT_SHIM_ERR_MODEL_NOT_FOUND,
           "status with a small buffer");
     CHECK(small[7] == '\0' && strncmp(small, full, 7) == 0, "truncation: \"%.8s\"", small);
     memset(small, 'x', sizeof small);
-    CHECK(cutout_shim_model_load(missing, "cpu", &model, NULL, small, 1) ==
+    CHECK(cutout_shim_model_load(missing, CPU, NULL, &model, NULL, small, 1) ==
               CUTOUT_SHIM_ERR_MODEL_NOT_FOUND,
           "status with a 1-byte buffer");
     CHECK(small[0] == '\0' && small[1] == 'x', "1-byte buffer not just NUL-terminated");
     memset(small, 'x', sizeof small);
-    CHECK(cutout_shim_model_load(missing, "cpu", &model, NULL, small, 0) ==
+    CHECK(cutout_shim_model_load(missing, CPU, NULL, &model, NULL, small, 0) ==
               CUTOUT_SHIM_ERR_MODEL_NOT_FOUND,
           "status with a 0-byte buffer");
     CHECK(small[0] == 'x', "0-byte buffer was written");
-    CHECK(cutout_shim_model_load(missing, "cpu", &model, NULL, NULL, 0) ==
+    CHECK(cutout_shim_model_load(missing, CPU, NULL, &model, NULL, NULL, 0) ==
               CUTOUT_SHIM_ERR_MODEL_NOT_FOUND,
           "status with a NULL buffer");
     CHECK(cutout_shim_set_num_threads(0, NULL, 0) == CUTOUT_SHIM_ERR_INVALID_ARGUMENT,
@@ -1503,7 +1516,7 @@ static int case_messages(void) {
      * libtorch's backtrace; success clears the buffer. */
     char zip_path[4096];
     snprintf(zip_path, sizeof zip_path, "%s", model_path("zip_not_a_model.pt"));
-    CHECK_STATUS(cutout_shim_model_load(zip_path, "cpu", &model, NULL, full, sizeof full),
+    CHECK_STATUS(cutout_shim_model_load(zip_path, CPU, NULL, &model, NULL, full, sizeof full),
                  CUTOUT_SHIM_ERR_MODEL_INVALID, full, zip_path);
     bool cuda = false;
     CHECK_STATUS(cutout_shim_cuda_available(&cuda, full, sizeof full), CUTOUT_SHIM_OK, full,
@@ -1527,7 +1540,7 @@ static void *worker_run(void *arg) {
     test_tensor out = tt_compact(F32, 4, oshape);
     for (int round = 0; round < 4; ++round) {
         fill_f32(&alpha, SENTINEL);
-        if (cutout_shim_predict_alpha(w->model, &image.t, 0, 1, &alpha.t, NULL, NULL, err,
+        if (cutout_shim_predict_alpha(w->model, &image.t, 0, 1, NULL, &alpha.t, NULL, NULL, err,
                                       sizeof err) != CUTOUT_SHIM_OK) {
             fprintf(stderr, "  thread: predict failed: %s\n", err);
             ++w->failures;
@@ -1538,7 +1551,7 @@ static void *worker_run(void *arg) {
             fprintf(stderr, "  thread: result differs from the reference by %g\n", d);
             ++w->failures;
         }
-        if (cutout_shim_compose_item(&image.t, NULL, 0, 0, &alpha.t, &out.t, err, sizeof err) !=
+        if (cutout_shim_finish_items(&image.t, NULL, 0, 1, NULL, &alpha.t, &out.t, NULL, NULL, err, sizeof err) !=
             CUTOUT_SHIM_OK) {
             fprintf(stderr, "  thread: compose failed: %s\n", err);
             ++w->failures;
@@ -1678,28 +1691,28 @@ static int case_precision(void) {
     cutout_shim_model *model = NULL;
     const char *path = model_path("tiny_valid.pt");
 
-    CHECK_STATUS(cutout_shim_model_load_precision(path, "cpu", NULL, &model, &info, err, sizeof err),
+    CHECK_STATUS(cutout_shim_model_load(path, CPU, PRECISION(NULL), &model, &info, err, sizeof err),
                  CUTOUT_SHIM_OK, err, NULL);
     CHECK(strcmp(info.precision, "fp32") == 0, "NULL precision: got %s", info.precision);
     cutout_shim_model_free(model);
 
     const bool native = expect_native_bf16();
     if (native) {
-        CHECK_STATUS(cutout_shim_model_load_precision(path, "cpu", "bf16", &model, &info, err,
+        CHECK_STATUS(cutout_shim_model_load(path, CPU, PRECISION("bf16"), &model, &info, err,
                                                       sizeof err),
                      CUTOUT_SHIM_OK, err, NULL);
         CHECK(strcmp(info.precision, "bf16") == 0, "bf16: got %s", info.precision);
         cutout_shim_model_free(model);
     } else {
         model = NULL;
-        CHECK_STATUS(cutout_shim_model_load_precision(path, "cpu", "bf16", &model, &info, err,
+        CHECK_STATUS(cutout_shim_model_load(path, CPU, PRECISION("bf16"), &model, &info, err,
                                                       sizeof err),
                      CUTOUT_SHIM_ERR_DEVICE, err,
                      "precision: bf16 needs a CPU with AVX512-BF16 or AMX-BF16");
         CHECK(model == NULL, "bf16 refused but a model came back");
     }
 
-    CHECK_STATUS(cutout_shim_model_load_precision(path, "cpu", "auto", &model, &info, err, sizeof err),
+    CHECK_STATUS(cutout_shim_model_load(path, CPU, PRECISION("auto"), &model, &info, err, sizeof err),
                  CUTOUT_SHIM_OK, err, NULL);
     const char *expected = expect_auto_bf16() ? "bf16" : "fp32";
     CHECK(strcmp(info.precision, expected) == 0, "auto on this cpu: expected %s, got %s", expected,
@@ -1707,10 +1720,10 @@ static int case_precision(void) {
     cutout_shim_model_free(model);
 
     model = NULL;
-    CHECK_STATUS(cutout_shim_model_load_precision(path, "cpu", "fp16", &model, &info, err, sizeof err),
+    CHECK_STATUS(cutout_shim_model_load(path, CPU, PRECISION("fp16"), &model, &info, err, sizeof err),
                  CUTOUT_SHIM_ERR_DEVICE, err, "precision: fp16 is not supported on cpu");
     CHECK(model == NULL, "fp16 refused but a model came back");
-    CHECK_STATUS(cutout_shim_model_load_precision(path, "cpu", "int8", &model, &info, err, sizeof err),
+    CHECK_STATUS(cutout_shim_model_load(path, CPU, PRECISION("int8"), &model, &info, err, sizeof err),
                  CUTOUT_SHIM_ERR_INVALID_ARGUMENT, err,
                  "precision: expected auto, fp32, bf16 or fp16, got 'int8'");
     CHECK(model == NULL, "int8 refused but a model came back");
@@ -1729,9 +1742,9 @@ static int case_bf16_close(void) {
     photo p = load_photo();
     cutout_shim_model *m32 = NULL, *m16 = NULL;
     const char *path = model_path("tiny_valid.pt");
-    CHECK_STATUS(cutout_shim_model_load_precision(path, "cpu", "fp32", &m32, NULL, err, sizeof err),
+    CHECK_STATUS(cutout_shim_model_load(path, CPU, PRECISION("fp32"), &m32, NULL, err, sizeof err),
                  CUTOUT_SHIM_OK, err, NULL);
-    CHECK_STATUS(cutout_shim_model_load_precision(path, "cpu", "bf16", &m16, NULL, err, sizeof err),
+    CHECK_STATUS(cutout_shim_model_load(path, CPU, PRECISION("bf16"), &m16, NULL, err, sizeof err),
                  CUTOUT_SHIM_OK, err, NULL);
     test_tensor image = photo_batch_u8(&p, 1);
     int64_t ashape[3] = {1, p.height, p.width};
@@ -1740,9 +1753,9 @@ static int case_bf16_close(void) {
     fill_f32(&a16, SENTINEL);
     /* Twice each: the second call runs on reused (cached) buffers. */
     for (int round = 0; round < 2; ++round) {
-        CHECK_STATUS(cutout_shim_predict_alpha(m32, &image.t, 0, 1, &a32.t, NULL, NULL, err, sizeof err),
+        CHECK_STATUS(cutout_shim_predict_alpha(m32, &image.t, 0, 1, NULL, &a32.t, NULL, NULL, err, sizeof err),
                      CUTOUT_SHIM_OK, err, NULL);
-        CHECK_STATUS(cutout_shim_predict_alpha(m16, &image.t, 0, 1, &a16.t, NULL, NULL, err, sizeof err),
+        CHECK_STATUS(cutout_shim_predict_alpha(m16, &image.t, 0, 1, NULL, &a16.t, NULL, NULL, err, sizeof err),
                      CUTOUT_SHIM_OK, err, NULL);
     }
     double sum = 0, worst = 0;
