@@ -8,8 +8,36 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "node_spec.h"
+
+#define BASIC "CutoutRemoveBackground"
+#define ADVANCED "CutoutRemoveBackgroundAdvanced"
+
+/* "lo..hi" of an INT input, with " in steps of N" when the step is not 1. */
+static const char *int_range_text(const char *node, const char *input, char *buf, size_t cap)
+{
+    spec_range r = {0, 0, 1, 0};
+    node_spec_range(node, input, &r);
+    int n = snprintf(buf, cap, "%.0f..%.0f", r.min, r.max);
+    if (r.step > 1 && n > 0 && (size_t)n < cap)
+        snprintf(buf + n, cap - (size_t)n, " in steps of %.0f", r.step);
+    return buf;
+}
+
+/* The default of number input `input` of `node` in nodes.json. */
+static double spec_default(const char *node, const char *input)
+{
+    spec_range r = {0, 0, 0, 0};
+    node_spec_range(node, input, &r);
+    return r.def;
+}
+
 void options_print_usage(FILE *to)
 {
+    char batch[64], resolution[64], blur[64], grow[64];
+    char precisions[128], qualities[128], fits[128], refines[128];
+    spec_range threshold = {0, 1, 0, 0};
+    node_spec_range(ADVANCED, "threshold", &threshold);
     fprintf(to,
             "usage: cutout [options] INPUT...\n"
             "Removes the background of PNG and JPEG images. INPUT is a file or a directory\n"
@@ -23,25 +51,26 @@ void options_print_usage(FILE *to)
             "      --mask           also write <stem>_mask.png (8-bit gray alpha)\n"
             "      --mask-only      write only the mask, as <stem>.png\n"
             "      --overwrite      replace output files that already exist\n"
-            "  -b, --batch-size N   images per forward pass, %d..%d (default: 1)\n"
+            "  -b, --batch-size N   images per forward pass, %s (default: %.0f)\n"
             "  -t, --threads N      CPU threads, 0..%d (default: 0 = all cores)\n"
             "  -q, --quiet          no progress bar and no summary (errors still print)\n"
-            "      --precision P    auto, fp32, bf16 or fp16 (default: auto)\n"
-            "      --quality Q      fast (default: one pass) or best (also the mirror\n"
-            "                       image in a second fit, averaged: about twice the time)\n"
+            "      --precision P    %s (default: %s)\n"
+            "      --quality Q      %s (default: %s); best also runs the\n"
+            "                       mirror image in a second fit and averages (twice the time)\n"
             "edges:\n"
-            "      --resolution N   model input side, 32..2048 in steps of 32 (default:\n"
-            "                       the model's native size)\n"
-            "      --fit F          auto (default: the model's own fit, else balanced),\n"
-            "                       balanced (keep the square root of the aspect ratio),\n"
-            "                       letterbox (keep the aspect ratio) or stretch\n"
-            "      --threshold T    0..1; above 0 the matte becomes a hard 0/1 cut\n"
-            "      --blur PX        Gaussian blur of the matte, 0..64 px\n"
-            "      --grow PX        grow (> 0) or shrink (< 0) the matte, -64..64 px\n"
+            "      --resolution N   model input side, %s\n"
+            "                       (default 0: the model's native size)\n"
+            "      --fit F          %s\n"
+            "                       (default auto: the model's own fit, else balanced, which\n"
+            "                       keeps the square root of the aspect ratio; letterbox\n"
+            "                       keeps the aspect ratio)\n"
+            "      --threshold T    %g..%g; above 0 the matte becomes a hard 0/1 cut\n"
+            "      --blur PX        Gaussian blur of the matte, %s px\n"
+            "      --grow PX        grow (> 0) or shrink (< 0) the matte, %s px\n"
             "      --invert         keep the background instead of the subject\n"
             "      --fg-estimate    estimate the foreground colour of soft edges (no\n"
             "                       background colour bleeding into hair)\n"
-            "      --refine R       none (default) or guided (guided filter on the matte)\n"
+            "      --refine R       %s (default: %s; guided: a guided filter)\n"
             "      --crop [PAD]     crop to the subject, with PAD pixels around (default 0)\n"
             "      --bg-color HEX   put the cutout on a colour '#RRGGBB' (writes RGB)\n"
             "      --bg-image FILE  put the cutout on an image, resized to cover (RGB)\n"
@@ -49,10 +78,22 @@ void options_print_usage(FILE *to)
             "      --version        print the library, ABI and libtorch versions and exit\n"
             "  -h, --help           print this help and exit\n"
             "\n"
+            "Ranges and choices are those of the library's nodes.json.\n"
             "Models (<name>.pt) are searched in $CUTOUT_MODEL_PATH (':'-separated), then\n"
             "in models/ beside the library and one directory up.\n"
             "Exit status: 0 all done, 1 an image failed, 2 bad usage, 130 interrupted.\n",
-            CLI_BATCH_SIZE_MIN, CLI_BATCH_SIZE_MAX, CLI_THREADS_MAX);
+            int_range_text(BASIC, "batch_size", batch, sizeof batch),
+            spec_default(BASIC, "batch_size"), CLI_THREADS_MAX,
+            node_spec_choices(BASIC, "precision", precisions, sizeof precisions),
+            node_spec_default_string(BASIC, "precision", ""),
+            node_spec_choices(BASIC, "quality", qualities, sizeof qualities),
+            node_spec_default_string(BASIC, "quality", ""),
+            int_range_text(ADVANCED, "process_resolution", resolution, sizeof resolution),
+            node_spec_choices(ADVANCED, "fit", fits, sizeof fits), threshold.min, threshold.max,
+            int_range_text(ADVANCED, "mask_blur", blur, sizeof blur),
+            int_range_text(ADVANCED, "mask_grow", grow, sizeof grow),
+            node_spec_choices(ADVANCED, "edge_refinement", refines, sizeof refines),
+            node_spec_default_string(ADVANCED, "edge_refinement", ""));
 }
 
 static bool fail(char *err, size_t err_cap, const char *fmt, ...)
@@ -76,6 +117,41 @@ static bool parse_int(const char *name, const char *text, int64_t lo, int64_t hi
                     (long long)lo, (long long)hi, text);
     *out = v;
     return true;
+}
+
+/* A whole decimal integer within the range and step nodes.json gives
+ * `input` of `node`. */
+static bool parse_spec_int(const char *name, const char *text, const char *node,
+                           const char *input, int64_t *out, char *err, size_t err_cap)
+{
+    spec_range r;
+    if (!node_spec_range(node, input, &r))
+        return fail(err, err_cap, "%s: the library's nodes.json has no %s input", name, input);
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    const bool on_step = r.step <= 1 || (long long)(v - (long long)r.min) % (long long)r.step == 0;
+    if (text[0] == '\0' || *end != '\0' || errno != 0 || v < r.min || v > r.max)
+        return fail(err, err_cap, "%s: expected an integer from %.0f to %.0f, got '%s'", name,
+                    r.min, r.max, text);
+    if (!on_step)
+        return fail(err, err_cap, "%s: expected %.0f..%.0f in steps of %.0f, got '%s'", name,
+                    r.min, r.max, r.step, text);
+    *out = v;
+    return true;
+}
+
+/* `value` when it is one of COMBO `input`'s options in nodes.json. */
+static bool parse_spec_choice(const char *name, const char *value, const char *node,
+                              const char *input, const char **out, char *err, size_t err_cap)
+{
+    char list[256];
+    if (node_spec_choice(node, input, value)) {
+        *out = value;
+        return true;
+    }
+    return fail(err, err_cap, "%s: expected %s, got '%s'", name,
+                node_spec_choices(node, input, list, sizeof list), value);
 }
 
 typedef enum option_id {
@@ -140,24 +216,6 @@ static const option_spec OPTIONS[] = {
 };
 #define NUM_OPTIONS (sizeof OPTIONS / sizeof OPTIONS[0])
 
-/* `value` when it is one of the n `choices`. */
-static bool parse_choice(const char *name, const char *value, const char *const *choices, int n,
-                         const char **out, char *err, size_t err_cap)
-{
-    for (int i = 0; i < n; i++)
-        if (strcmp(value, choices[i]) == 0) {
-            *out = choices[i];
-            return true;
-        }
-    char expected[128] = "";
-    for (int i = 0; i < n; i++) {
-        strncat(expected, i == 0 ? "" : (i + 1 == n ? " or " : ", "),
-                sizeof expected - strlen(expected) - 1);
-        strncat(expected, choices[i], sizeof expected - strlen(expected) - 1);
-    }
-    return fail(err, err_cap, "%s: expected %s, got '%s'", name, expected, value);
-}
-
 static bool is_hex_color(const char *v)
 {
     if (v[0] == '#') v++;
@@ -167,46 +225,57 @@ static bool is_hex_color(const char *v)
     return true;
 }
 
-static const char *const PRECISIONS[] = {"auto", "fp32", "bf16", "fp16"};
-static const char *const FITS[] = {"auto", "balanced", "letterbox", "stretch"};
-static const char *const QUALITIES[] = {"fast", "best"};
-static const char *const REFINES[] = {"none", "guided"};
-
 static bool apply(const option_spec *spec, const char *value, cli_options *o, char *err,
                   size_t err_cap)
 {
     int64_t n = 0;
     switch (spec->id) {
-    case OPT_PRECISION:
-        return parse_choice("--precision", value, PRECISIONS, 4, &o->precision, err, err_cap);
     case OPT_RESOLUTION:
-        if (!parse_int("--resolution", value, 32, 2048, &n, err, err_cap)) return false;
-        if (n % 32 != 0)
-            return fail(err, err_cap, "--resolution: expected a multiple of 32, got '%s'", value);
-        o->resolution = n;
-        return true;
-    case OPT_FIT: return parse_choice("--fit", value, FITS, 4, &o->fit, err, err_cap);
+    case OPT_FIT:
+    case OPT_THRESHOLD:
+    case OPT_BLUR:
+    case OPT_GROW:
+    case OPT_INVERT:
+    case OPT_FG_ESTIMATE:
+    case OPT_REFINE:
+    case OPT_CROP: o->edge_option_given = true; break;
+    default: break;
+    }
+    switch (spec->id) {
+    case OPT_PRECISION:
+        return parse_spec_choice("--precision", value, BASIC, "precision", &o->precision, err,
+                                 err_cap);
+    case OPT_RESOLUTION:
+        return parse_spec_int("--resolution", value, ADVANCED, "process_resolution",
+                              &o->resolution, err, err_cap);
+    case OPT_FIT: return parse_spec_choice("--fit", value, ADVANCED, "fit", &o->fit, err, err_cap);
     case OPT_QUALITY:
-        return parse_choice("--quality", value, QUALITIES, 2, &o->quality, err, err_cap);
+        return parse_spec_choice("--quality", value, BASIC, "quality", &o->quality, err, err_cap);
     case OPT_THRESHOLD: {
+        spec_range r = {0, 1, 0, 0};
+        node_spec_range(ADVANCED, "threshold", &r);
         char *end = NULL;
         errno = 0;
         double t = strtod(value, &end);
-        if (value[0] == '\0' || *end != '\0' || errno != 0 || !(t >= 0.0 && t <= 1.0))
-            return fail(err, err_cap, "--threshold: expected a number from 0 to 1, got '%s'",
-                        value);
+        if (value[0] == '\0' || *end != '\0' || errno != 0 || !(t >= r.min && t <= r.max))
+            return fail(err, err_cap, "--threshold: expected a number from %g to %g, got '%s'",
+                        r.min, r.max, value);
         o->threshold = t;
         return true;
     }
-    case OPT_BLUR: return parse_int("--blur", value, 0, 64, &o->blur, err, err_cap);
-    case OPT_GROW: return parse_int("--grow", value, -64, 64, &o->grow, err, err_cap);
+    case OPT_BLUR:
+        return parse_spec_int("--blur", value, ADVANCED, "mask_blur", &o->blur, err, err_cap);
+    case OPT_GROW:
+        return parse_spec_int("--grow", value, ADVANCED, "mask_grow", &o->grow, err, err_cap);
     case OPT_INVERT:
         o->invert = true;
         return true;
     case OPT_FG_ESTIMATE:
         o->fg_estimate = true;
         return true;
-    case OPT_REFINE: return parse_choice("--refine", value, REFINES, 2, &o->refine, err, err_cap);
+    case OPT_REFINE:
+        return parse_spec_choice("--refine", value, ADVANCED, "edge_refinement", &o->refine, err,
+                                 err_cap);
     case OPT_BG_COLOR:
         if (!is_hex_color(value))
             return fail(err, err_cap, "--bg-color: expected a colour '#RRGGBB', got '%s'", value);
@@ -218,8 +287,8 @@ static bool apply(const option_spec *spec, const char *value, cli_options *o, ch
         return true;
     case OPT_CROP:
         o->crop = true;
-        return value == NULL ||
-               parse_int("--crop", value, 0, 4096, &o->crop_padding, err, err_cap);
+        return value == NULL || parse_spec_int("--crop", value, ADVANCED, "crop_padding",
+                                               &o->crop_padding, err, err_cap);
     case OPT_OUTPUT:
         if (value[0] == '\0')
             return fail(err, err_cap, "--output: expected a directory, got ''");
@@ -231,11 +300,8 @@ static bool apply(const option_spec *spec, const char *value, cli_options *o, ch
         o->model = value;
         return true;
     case OPT_BATCH_SIZE:
-        if (!parse_int("--batch-size", value, CLI_BATCH_SIZE_MIN, CLI_BATCH_SIZE_MAX, &n, err,
-                       err_cap))
-            return false;
-        o->batch_size = n;
-        return true;
+        return parse_spec_int("--batch-size", value, BASIC, "batch_size", &o->batch_size, err,
+                              err_cap);
     case OPT_THREADS:
         if (!parse_int("--threads", value, 0, CLI_THREADS_MAX, &n, err, err_cap))
             return false;
@@ -321,23 +387,26 @@ static bool parse_option(int argc, char **argv, int *i, cli_options *o, char *er
 
 bool options_want_advanced(const cli_options *o)
 {
-    return strcmp(o->precision, "auto") != 0 || o->resolution != 0 ||
-           strcmp(o->fit, "auto") != 0 || o->threshold > 0.0 || o->blur != 0 ||
-           o->grow != 0 || o->invert || o->fg_estimate || strcmp(o->refine, "none") != 0 ||
-           o->crop || o->bg_color != NULL || o->bg_image != NULL;
+    return o->edge_option_given || o->bg_color != NULL || o->bg_image != NULL;
 }
 
 bool options_parse(int argc, char **argv, cli_options *out, char *err, size_t err_cap)
 {
     memset(out, 0, sizeof *out);
     out->output_dir = ".";
-    out->model = "isnet";
-    out->batch_size = 1;
     out->threads = 0;
-    out->precision = "auto";
-    out->fit = "auto";
-    out->quality = "fast";
-    out->refine = "none";
+    /* Every node option starts at its nodes.json default. */
+    out->model = node_spec_default_string(BASIC, "model", "");
+    out->batch_size = (int64_t)spec_default(BASIC, "batch_size");
+    out->precision = node_spec_default_string(BASIC, "precision", "");
+    out->quality = node_spec_default_string(BASIC, "quality", "");
+    out->resolution = (int64_t)spec_default(ADVANCED, "process_resolution");
+    out->fit = node_spec_default_string(ADVANCED, "fit", "");
+    out->threshold = spec_default(ADVANCED, "threshold");
+    out->blur = (int64_t)spec_default(ADVANCED, "mask_blur");
+    out->grow = (int64_t)spec_default(ADVANCED, "mask_grow");
+    out->refine = node_spec_default_string(ADVANCED, "edge_refinement", "");
+    out->crop_padding = (int64_t)spec_default(ADVANCED, "crop_padding");
 
     /* Inputs are gathered, in order, at the front of argv[1..]: every slot
      * before the current argument has already been read, so nothing is lost. */

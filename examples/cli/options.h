@@ -9,9 +9,6 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* Range of --batch-size: the node's batch_size input (nodes.json). */
-#define CLI_BATCH_SIZE_MIN 1
-#define CLI_BATCH_SIZE_MAX 64
 /* Range of --threads; 0 lets the library use every core it may run on. */
 #define CLI_THREADS_MAX 1024
 
@@ -24,21 +21,22 @@ typedef struct cli_options {
     bool mask_only;         /* --mask-only: write only the mask, as <stem>.png */
     bool overwrite;         /* --overwrite: replace existing outputs */
     bool quiet;             /* --quiet: no progress bar, no summary */
-    /* Edge options: any of them (and --precision) runs the node
+    /* Edge options: any of them runs the node
      * CutoutRemoveBackgroundAdvanced; --bg-* adds CutoutCompositeBackground. */
     const char *precision;  /* --precision auto|fp32|bf16|fp16; "auto" */
     const char *quality;    /* --quality fast|best; "fast" (both nodes have it) */
-    int64_t resolution;     /* --resolution N: 0 (native) or 256..2048, step 32 */
-    const char *fit;        /* --fit auto|letterbox|stretch; "auto" */
-    double threshold;       /* --threshold T, 0..1 */
-    int64_t blur;           /* --blur PX, 0..64 */
-    int64_t grow;           /* --grow PX, -64..64 */
+    int64_t resolution;     /* --resolution N: 0 = native (range: nodes.json) */
+    const char *fit;        /* --fit (choices: nodes.json); "auto" */
+    double threshold;       /* --threshold T (range: nodes.json) */
+    int64_t blur;           /* --blur PX (range: nodes.json) */
+    int64_t grow;           /* --grow PX (range: nodes.json) */
     bool invert;            /* --invert */
     bool fg_estimate;       /* --fg-estimate */
     const char *refine;     /* --refine none|guided */
     const char *bg_color;   /* --bg-color '#RRGGBB' (NULL: none) */
     const char *bg_image;   /* --bg-image FILE (NULL: none) */
     bool crop;              /* --crop [PAD] */
+    bool edge_option_given; /* any of the edge options above */
     int64_t crop_padding;
     bool list_models;
     bool version;
