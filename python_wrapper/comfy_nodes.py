@@ -97,16 +97,17 @@ class ContextCache:
         self._entries = {}
 
     def get(self, device="cpu"):
-        dirs = model_folders.search_dirs()
-        env_dirs = [d for d in os.environ.get("CUTOUT_MODEL_PATH", "").split(":") if d]
-        stamp = _directory_stamp(dirs + env_dirs)
+        host_dirs = model_folders.host_dirs()
         with self._lock:
             entry = self._entries.get(device)
-            if entry is None or entry[0] != stamp:
-                context = cutout_library.Context(self.library, model_dirs=dirs, device=device)
-                entry = (stamp, context)
+            # The folders to watch are the library's whole search list, as the
+            # context reports it.
+            if (entry is None or entry[0] != host_dirs
+                    or entry[1] != _directory_stamp(entry[2].search_dirs())):
+                context = cutout_library.Context(self.library, model_dirs=host_dirs, device=device)
+                entry = (host_dirs, _directory_stamp(context.search_dirs()), context)
                 self._entries[device] = entry
-            return entry[1]
+            return entry[2]
 
 
 # --------------------------------------------------------------------------
@@ -189,10 +190,10 @@ def _raise_interrupt(model_management, cause):
     raise model_management.InterruptProcessingException() from cause
 
 
-def _model_not_found(error, model_name):
+def _model_not_found(error, model_name, context):
     fetch_tool = cutout_library.REPOSITORY_DIR / "tools" / "fetch-model"
     return CutoutModelNotFound(
-        f"{error} Put {model_name}.pt into {model_folders.where_to_put_models()} "
+        f"{error} Put {model_name}.pt into {model_folders.where_to_put_models(context)} "
         f"(or a folder registered as '{model_folders.FOLDER_KEY}' in extra_model_paths.yaml); "
         f"the default model is fetched by {fetch_tool} (install.py runs it: "
         f"{cutout_library.rebuild_command()}).",
@@ -246,7 +247,7 @@ def run_node(node_spec, contexts, kwargs):
     except CutoutModelNotFound as error:
         model_inputs = [i["name"] for i in node_spec["inputs"] if i.get("options_from") == "models"]
         model_name = kwargs.get(model_inputs[0], "") if model_inputs else ""
-        raise _model_not_found(error, model_name) from None
+        raise _model_not_found(error, model_name, context) from None
 
     if reference is not None and reference.is_floating_point():
         outputs = [out.to(reference.dtype) if out.is_floating_point() else out for out in outputs]

@@ -150,6 +150,8 @@ class ContextParams(ctypes.Structure):
         ("device", ctypes.c_char_p),
         ("num_threads", ctypes.c_int32),
         ("nodes_json", ctypes.c_char_p),
+        ("cpu_shared_passes", ctypes.c_bool),
+        ("no_direct_convolutions", ctypes.c_bool),
     ]
 
 
@@ -300,6 +302,10 @@ class CutoutLibrary:
         d.cutout_context_model_count.argtypes = [ctypes.c_void_p]
         d.cutout_context_model_name.restype = ctypes.c_char_p
         d.cutout_context_model_name.argtypes = [ctypes.c_void_p, ctypes.c_int64]
+        d.cutout_context_model_dir_count.restype = ctypes.c_int64
+        d.cutout_context_model_dir_count.argtypes = [ctypes.c_void_p]
+        d.cutout_context_model_dir.restype = ctypes.c_char_p
+        d.cutout_context_model_dir.argtypes = [ctypes.c_void_p, ctypes.c_int64]
         d.cutout_context_model_path.restype = ctypes.c_int
         d.cutout_context_model_path.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_size_t]
         d.cutout_run_default_params.restype = RunParams
@@ -391,6 +397,18 @@ class Context:
             if name is not None:
                 names.append(name.decode("utf-8", "replace"))
         return names
+
+    def search_dirs(self):
+        """The folders this context searches for models, in order: the library's
+        own rule (the given model_dirs, CUTOUT_MODEL_PATH, then models/ beside
+        the library and one folder up)."""
+        dll = self.library.dll
+        dirs = []
+        for i in range(dll.cutout_context_model_dir_count(self._handle)):
+            d = dll.cutout_context_model_dir(self._handle, i)
+            if d is not None:
+                dirs.append(os.fsdecode(d))
+        return dirs
 
     def model_path(self, name):
         """The file model `name` loads from. Raises CutoutModelNotFound."""

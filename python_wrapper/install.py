@@ -144,16 +144,19 @@ def build(build_dir, jobs, build_type, torch_dir_override=None):
     run(["cmake", "--build", build_dir, "--target", "cutout", "--parallel", str(jobs)])
 
 
-def model_installed(name):
-    candidates = [REPOSITORY_DIR / "models" / f"{name}.pt"]
-    for d in os.environ.get("CUTOUT_MODEL_PATH", "").split(os.pathsep):
-        if d:
-            candidates.append(Path(d) / f"{name}.pt")
-    return any(c.is_file() for c in candidates)
+def model_installed(library_path, name):
+    """Whether the built library finds model `name`: it is asked, so that its
+    own search rule decides (it loads once; check_import reuses it)."""
+    cutout_library = import_package(library_path).cutout_library
+    try:
+        context = cutout_library.Context(cutout_library.load_library(library_path))
+    except (cutout_library.CutoutError, cutout_library.CutoutLoadError) as error:
+        sys.exit(f"install.py: the built library does not load: {error}")
+    return name in context.model_names()
 
 
-def fetch_default_model():
-    if model_installed(DEFAULT_MODEL):
+def fetch_default_model(library_path):
+    if model_installed(library_path, DEFAULT_MODEL):
         print(f"Model '{DEFAULT_MODEL}' is already installed.", flush=True)
         return
     tool = REPOSITORY_DIR / "tools" / "fetch-model"
@@ -166,8 +169,9 @@ def fetch_default_model():
     run(command, cwd=REPOSITORY_DIR, env=env)
 
 
-def check_import(library_path):
-    """Imports the package the way ComfyUI would and reports the nodes."""
+def import_package(library_path):
+    """Imports the package the way ComfyUI would, with `library_path` as its
+    library; exits with a message when that fails."""
     env_backup = os.environ.get("CUTOUT_LIBRARY")
     os.environ["CUTOUT_LIBRARY"] = str(library_path)
     sys.path.insert(0, str(REPOSITORY_DIR))
@@ -181,6 +185,12 @@ def check_import(library_path):
             os.environ.pop("CUTOUT_LIBRARY", None)
         else:
             os.environ["CUTOUT_LIBRARY"] = env_backup
+    return python_wrapper
+
+
+def check_import(library_path):
+    """Imports the package the way ComfyUI would and reports the nodes."""
+    python_wrapper = import_package(library_path)
     names = ", ".join(sorted(python_wrapper.NODE_CLASS_MAPPINGS))
     print(f"OK: {library_path} loads; nodes: {names}", flush=True)
 
@@ -203,7 +213,7 @@ def main():
     if not library_path.is_file():
         sys.exit(f"install.py: the build finished but {library_path} is missing")
     if not args.no_model:
-        fetch_default_model()
+        fetch_default_model(library_path)
     check_import(library_path)
 
 

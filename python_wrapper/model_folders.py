@@ -3,21 +3,18 @@
 ComfyUI keeps models under ``models/<kind>/`` and lets users add folders in
 extra_model_paths.yaml; both go through its ``folder_paths`` module. This
 registers the key ``cutout`` (default folder ``models/cutout/``, files
-``*.pt``) and lists, in search order: every folder registered under that key,
-then the repository's own ``models/`` (where the fetch tool puts the default
-model). Outside ComfyUI (no ``folder_paths``) only the repository folder is
-used.
+``*.pt``) and lists every folder registered under that key. The library
+searches those first, then its own folders (see
+``Context.search_dirs()``): the search rule is the library's, and this
+module only says what ComfyUI adds to it.
 
 Threading: call register() once at import; the rest only reads.
 """
 
 import os
 
-from .cutout_library import REPOSITORY_DIR
-
 FOLDER_KEY = "cutout"
 MODEL_EXTENSION = ".pt"
-REPOSITORY_MODELS_DIR = REPOSITORY_DIR / "models"
 
 
 def _folder_paths():
@@ -52,13 +49,13 @@ def register():
     folder_paths.folder_names_and_paths[FOLDER_KEY] = (paths, {MODEL_EXTENSION})
 
 
-def search_dirs():
-    """Model folders in search order, without duplicates."""
-    dirs = []
+def host_dirs():
+    """The model folders ComfyUI registers under the ``cutout`` key, in its
+    order and without duplicates; [] outside ComfyUI."""
     folder_paths = _folder_paths()
+    dirs = []
     if folder_paths is not None and FOLDER_KEY in folder_paths.folder_names_and_paths:
         dirs.extend(folder_paths.get_folder_paths(FOLDER_KEY))
-    dirs.append(str(REPOSITORY_MODELS_DIR))
     unique = []
     for d in dirs:
         d = os.path.abspath(d)
@@ -67,6 +64,9 @@ def search_dirs():
     return unique
 
 
-def where_to_put_models():
-    """The folder a user should copy a model file into."""
-    return default_comfy_models_dir() or str(REPOSITORY_MODELS_DIR)
+def where_to_put_models(context):
+    """The folder a user should copy a model file into: ComfyUI's
+    models/cutout/, else the last folder the library searches (the
+    repository's models/ for a library built in the repository)."""
+    dirs = context.search_dirs()
+    return default_comfy_models_dir() or (dirs[-1] if dirs else "models")

@@ -148,6 +148,17 @@ CUTOUT_API void cutout_context_destroy(cutout_context *ctx);
 CUTOUT_API int64_t cutout_context_model_count(const cutout_context *ctx);
 CUTOUT_API const char *cutout_context_model_name(const cutout_context *ctx, int64_t i);
 
+/* The directories this context searches for models, in order: the host's
+ * model_dirs, then each entry of CUTOUT_MODEL_PATH (':'-separated), then
+ * models/ beside the library and one directory up; each once, trailing
+ * '/' removed. This is the library's one search rule: hosts ask for it
+ * rather than restating it. Strings are owned by the context and valid
+ * until it is destroyed. Returns the count (0 on a NULL context);
+ * cutout_context_model_dir returns NULL when i is out of range.
+ * Thread-safe (the list is fixed at creation). */
+CUTOUT_API int64_t cutout_context_model_dir_count(const cutout_context *ctx);
+CUTOUT_API const char *cutout_context_model_dir(const cutout_context *ctx, int64_t i);
+
 /* Resolves a model name to the file it would load into buf (capacity
  * buf_cap). Errors: INVALID_ARGUMENT, MODEL_NOT_FOUND (message lists every
  * path searched and the command that fetches the default model). */

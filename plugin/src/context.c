@@ -129,6 +129,17 @@ CUTOUT_API const char *cutout_context_model_name(const cutout_context *ctx, int6
     return ctx->model_names[i];
 }
 
+CUTOUT_API int64_t cutout_context_model_dir_count(const cutout_context *ctx)
+{
+    return ctx ? (int64_t)ctx->num_model_dirs : 0;
+}
+
+CUTOUT_API const char *cutout_context_model_dir(const cutout_context *ctx, int64_t i)
+{
+    if (!ctx || i < 0 || (size_t)i >= ctx->num_model_dirs) return NULL;
+    return ctx->model_dirs[i];
+}
+
 CUTOUT_API cutout_status cutout_context_model_path(cutout_context *ctx, const char *name,
                                                    char *buf, size_t buf_cap)
 {

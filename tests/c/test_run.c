@@ -1,7 +1,9 @@
 /* test_run.c - successful runs on real photos with the stub shim: outputs'
  * shapes and values, dtypes and strides, input alpha, the guide mask
  * (per item, broadcast, resized), batching, progress, abort, failures in
- * the middle of a batch, and that every output is freed exactly once. */
+ * the middle of a batch, the model search rule, and that every output is
+ * freed exactly once. */
+#define _POSIX_C_SOURCE 200809L /* setenv */
 #include <math.h>
 #include <stdlib.h>
 
@@ -307,6 +309,32 @@ static void test_precision(void)
     fixture_image_free(&img);
 }
 
+/* The library's one search rule, as hosts read it: the host's folders,
+ * then CUTOUT_MODEL_PATH, then models/ beside the library and one up;
+ * each once, without a trailing '/'. */
+static void test_search_dirs(void)
+{
+    setenv("CUTOUT_MODEL_PATH", "/tmp/cutout-env-a:/tmp/cutout-host//::/tmp/cutout-env-b/", 1);
+    const char *host[] = {"/tmp/cutout-host/", NULL, "/tmp/cutout-env-a"};
+    cutout_context_params p = cutout_context_default_params();
+    p.model_dirs = host;
+    p.num_model_dirs = 3;
+    cutout_context *c = NULL;
+    CHECK(cutout_context_create(&p, &c) == CUTOUT_OK);
+    unsetenv("CUTOUT_MODEL_PATH");
+    const char *want[] = {"/tmp/cutout-host", "/tmp/cutout-env-a", "/tmp/cutout-env-b"};
+    const int64_t n = cutout_context_model_dir_count(c);
+    CHECK(n == 5);
+    for (int64_t i = 0; i < 3 && i < n; i++) CHECK(strcmp(cutout_context_model_dir(c, i), want[i]) == 0);
+    for (int64_t i = 3; i < n; i++) {
+        const char *d = cutout_context_model_dir(c, i);
+        CHECK(d && strlen(d) > 7 && strcmp(d + strlen(d) - 7, "/models") == 0);
+    }
+    CHECK(cutout_context_model_dir(c, n) == NULL && cutout_context_model_dir(c, -1) == NULL);
+    CHECK(cutout_context_model_dir_count(NULL) == 0 && cutout_context_model_dir(NULL, 0) == NULL);
+    cutout_context_destroy(c);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -325,6 +353,7 @@ int main(int argc, char **argv)
     test_abort();
     test_failures_mid_batch();
     test_precision();
+    test_search_dirs();
     cutout_context_destroy(ctx);
     CHECK(stub_live_tensors() == 0);
     return fixture_finish("test_run");

@@ -109,7 +109,7 @@ def test_a_model_added_later_appears_without_a_restart(stub_package, comfy_root)
         late.unlink()
 
 
-def test_default_model_is_offered_even_when_missing(stub_library_path, tmp_path, monkeypatch):
+def test_default_model_is_offered_even_when_missing(stub_library_path, tmp_path):
     # A ComfyUI without any model: the default still validates, and running
     # it explains where the file goes and which command fetches it. The
     # library also searches models/ next to itself, so it runs from a copy.
@@ -119,8 +119,6 @@ def test_default_model_is_offered_even_when_missing(stub_library_path, tmp_path,
     empty_models = tmp_path / "ComfyUI" / "models"
     folder_paths.reset(empty_models)
     package = harness.load_package(lonely_library)
-    models = harness.submodule(package, "model_folders")
-    monkeypatch.setattr(models, "REPOSITORY_MODELS_DIR", tmp_path / "repository_models")
     choices = harness.node_class(package).INPUT_TYPES()["required"]["model"][0]
     assert choices == ["isnet"]
     with pytest.raises(RuntimeError) as raised:
