@@ -80,7 +80,7 @@ void options_print_usage(FILE *to)
             "\n"
             "Ranges and choices are those of the library's nodes.json.\n"
             "Models (<name>.pt) are searched in $CUTOUT_MODEL_PATH (':'-separated), then\n"
-            "in models/ beside the library and one directory up.\n"
+            "in models/ beside the library, ../models and ../share/cutout/models.\n"
             "Exit status: 0 all done, 1 an image failed, 2 bad usage, 130 interrupted.\n",
             int_range_text(BASIC, "batch_size", batch, sizeof batch),
             spec_default(BASIC, "batch_size"), CLI_THREADS_MAX,

@@ -99,8 +99,9 @@ typedef struct cutout_context cutout_context;
 typedef struct cutout_context_params {
     size_t struct_size;          /* sizeof(cutout_context_params) */
     /* Directories searched for model files, in order, before the default
-     * ones (CUTOUT_MODEL_PATH, a ':'-separated list, then the models/
-     * folder next to the library and its parent). NULL entries are skipped;
+     * ones (CUTOUT_MODEL_PATH, a ':'-separated list, then models/ next to
+     * the library, ../models and ../share/cutout/models from it; see
+     * cutout_context_model_dir). NULL entries are skipped;
      * the strings are copied. */
     const char *const *model_dirs;
     size_t num_model_dirs;
@@ -150,7 +151,8 @@ CUTOUT_API const char *cutout_context_model_name(const cutout_context *ctx, int6
 
 /* The directories this context searches for models, in order: the host's
  * model_dirs, then each entry of CUTOUT_MODEL_PATH (':'-separated), then
- * models/ beside the library and one directory up; each once, trailing
+ * models/ beside the library, ../models and ../share/cutout/models from
+ * it; each once, trailing
  * '/' removed. This is the library's one search rule: hosts ask for it
  * rather than restating it. Strings are owned by the context and valid
  * until it is destroyed. Returns the count (0 on a NULL context);

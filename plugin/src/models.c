@@ -53,7 +53,9 @@ cutout_status models_init_dirs(cutout_context *ctx, const cutout_context_params 
         if ((st = add_dir(ctx, env, n)) != CUTOUT_OK) return st;
         env = end ? end + 1 : NULL;
     }
-    /* Next to the library itself: <libdir>/models and <libdir>/../models. */
+    /* Next to the library itself: <libdir>/models, <libdir>/../models (a
+     * build tree inside the repository) and <libdir>/../share/cutout/models
+     * (an installed library). */
     Dl_info info;
     if (dladdr((void *)&models_init_dirs, &info) && info.dli_fname) {
         char *real = realpath(info.dli_fname, NULL);
@@ -67,6 +69,10 @@ cutout_status models_init_dirs(cutout_context *ctx, const cutout_context_params 
             const char *up = dir_len ? memrchr(lib, '/', dir_len) : NULL;
             if (st == CUTOUT_OK && up) {
                 snprintf(buf, sizeof buf, "%.*s/models", (int)(up - lib), lib);
+                st = add_dir(ctx, buf, strlen(buf));
+            }
+            if (st == CUTOUT_OK && up && (size_t)(up - lib) + 32 < sizeof buf) {
+                snprintf(buf, sizeof buf, "%.*s/share/cutout/models", (int)(up - lib), lib);
                 st = add_dir(ctx, buf, strlen(buf));
             }
         } else {

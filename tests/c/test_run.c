@@ -310,7 +310,8 @@ static void test_precision(void)
 }
 
 /* The library's one search rule, as hosts read it: the host's folders,
- * then CUTOUT_MODEL_PATH, then models/ beside the library and one up;
+ * then CUTOUT_MODEL_PATH, then models/ beside the library, one up and in
+ * ../share/cutout;
  * each once, without a trailing '/'. */
 static void test_search_dirs(void)
 {
@@ -324,7 +325,7 @@ static void test_search_dirs(void)
     unsetenv("CUTOUT_MODEL_PATH");
     const char *want[] = {"/tmp/cutout-host", "/tmp/cutout-env-a", "/tmp/cutout-env-b"};
     const int64_t n = cutout_context_model_dir_count(c);
-    CHECK(n == 5);
+    CHECK(n == 6);
     for (int64_t i = 0; i < 3 && i < n; i++) CHECK(strcmp(cutout_context_model_dir(c, i), want[i]) == 0);
     for (int64_t i = 3; i < n; i++) {
         const char *d = cutout_context_model_dir(c, i);
