@@ -14,6 +14,8 @@
  *     --rss-calls N                 VmRSS over N calls of 1 image at 1024 (auto)
  *     --rss-batch B                 peak RSS of one call of B images at 1024 (auto)
  *     --batch-size S                the node's batch_size for --rss-batch (default B)
+ *     --cpu-shared-passes 0|1       context parameter cpu_shared_passes (default 0)
+ *     --no-direct-convolutions 0|1  context parameter no_direct_convolutions (default 0)
  * Threads: 2 (CUTOUT_BENCH_THREADS overrides) for cutout and onnxruntime.
  */
 #define _GNU_SOURCE
@@ -292,7 +294,7 @@ int main(int argc, char **argv) {
     }
     char prec_text[256] = "auto,fp32", size_text[256] = "512,1024,2048", batch_text[256] = "1,8";
     const char *ort_specs[MAX_ORT], *photos = NULL;
-    int n_ort = 0, reps = 3, rss_calls = 0, rss_batch = 0;
+    int n_ort = 0, reps = 3, rss_calls = 0, rss_batch = 0, shared_passes = 0, no_direct = 0;
     for (int i = 2; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--precisions")) snprintf(prec_text, sizeof prec_text, "%s", argv[i + 1]);
         else if (!strcmp(argv[i], "--sizes")) snprintf(size_text, sizeof size_text, "%s", argv[i + 1]);
@@ -303,6 +305,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--rss-calls")) rss_calls = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--rss-batch")) rss_batch = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--batch-size")) g_batch_size = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--cpu-shared-passes")) shared_passes = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--no-direct-convolutions")) no_direct = atoi(argv[i + 1]);
         else {
             fprintf(stderr, "bench_cutout: unknown option %s\n", argv[i]);
             return 2;
@@ -321,6 +325,8 @@ int main(int argc, char **argv) {
     cp.model_dirs = dirs;
     cp.num_model_dirs = 1;
     cp.num_threads = threads;
+    cp.cpu_shared_passes = shared_passes != 0;
+    cp.no_direct_convolutions = no_direct != 0;
     cutout_context *ctx = NULL;
     if (cutout_context_create(&cp, &ctx) != CUTOUT_OK) die("cutout_context_create");
 

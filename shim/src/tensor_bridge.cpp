@@ -250,8 +250,8 @@ at::Tensor to_float01(const at::Tensor &t) {
 
 // Growing uses the antialiasing kernel too: without a shrink it computes
 // plain bilinear, and unlike libtorch 1.13's plain kernel it spreads a
-// one-channel matte over every thread (benchmarks/RESULTS.md, "Why the
-// code is as it is").
+// one-channel matte over every thread (benchmarks/RESULTS.md, "What
+// changed the time outside the forward pass").
 static at::Tensor resize_into(const at::Tensor &src, int64_t height, int64_t width,
                               at::Tensor *dst) {
     at::Tensor in = src.contiguous();
