@@ -25,7 +25,7 @@ import threading
 
 import torch
 
-from . import cutout_library, model_folders
+from . import comfy_memory, cutout_library, model_folders
 from .cutout_library import (
     VALUE_BOOL,
     VALUE_FLOAT,
@@ -95,6 +95,12 @@ class ContextCache:
         self.library = library
         self._lock = threading.Lock()
         self._entries = {}
+
+    def clear(self):
+        """Drops every context (and its loaded models); the next get() makes
+        new ones. Calls still running keep theirs until they return."""
+        with self._lock:
+            self._entries = {}
 
     def get(self, device="cpu"):
         host_dirs = model_folders.host_dirs()
@@ -234,6 +240,7 @@ def run_node(node_spec, contexts, kwargs):
         return model_management is not None and model_management.processing_interrupted()
 
     context = contexts.get(_device_name(device))
+    arguments = _cap_batch_size(arguments, node_spec, device, reference)
     try:
         outputs = context.run(
             node_spec["id"],
@@ -248,10 +255,26 @@ def run_node(node_spec, contexts, kwargs):
         model_inputs = [i["name"] for i in node_spec["inputs"] if i.get("options_from") == "models"]
         model_name = kwargs.get(model_inputs[0], "") if model_inputs else ""
         raise _model_not_found(error, model_name, context) from None
+    finally:
+        comfy_memory.after_run(model_management, device)
 
     if reference is not None and reference.is_floating_point():
         outputs = [out.to(reference.dtype) if out.is_floating_point() else out for out in outputs]
     return tuple(outputs)
+
+
+def _cap_batch_size(arguments, node_spec, device, reference):
+    """On a GPU, batch_size no larger than the free memory allows (see
+    comfy_memory); the arguments unchanged elsewhere."""
+    if device.type != "cuda" or not any(i["name"] == "batch_size" for i in node_spec["inputs"]):
+        return arguments
+    side = 1024 if reference is None else max(int(reference.shape[1]), int(reference.shape[2]), 1024)
+    capped = []
+    for name, kind, value in arguments:
+        if name == "batch_size":
+            value = comfy_memory.chunk_for_free_memory(int(value), device, side * side)
+        capped.append((name, kind, value))
+    return capped
 
 
 # --------------------------------------------------------------------------
@@ -287,6 +310,8 @@ def build_mappings(library):
     """(NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS) for a loaded library."""
     document = json.loads(library.nodes_json)
     contexts = ContextCache(library)
+    comfy_memory.register(contexts)
+    comfy_memory.install(_comfy_module("comfy.model_management"))
     classes, display_names = {}, {}
     for node_spec in document["nodes"]:
         node_id = comfy_node_id(node_spec["id"])

@@ -193,3 +193,13 @@ void input_list_free(input_list *list)
     free(list->items);
     memset(list, 0, sizeof *list);
 }
+
+static int compare_paths(const void *a, const void *b)
+{
+    return strcmp(((const input_file *)a)->path, ((const input_file *)b)->path);
+}
+
+void input_list_sort_by_path(input_list *list)
+{
+    if (list->count > 1) qsort(list->items, list->count, sizeof *list->items, compare_paths);
+}

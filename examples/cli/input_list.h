@@ -31,6 +31,9 @@ typedef struct input_list {
  * images, or memory runs out; the list is then unchanged. */
 bool input_list_add(input_list *list, const char *arg, char *err, size_t err_cap);
 
+/* Sorts the list by path (byte order), as frames of a video are named. */
+void input_list_sort_by_path(input_list *list);
+
 /* The input whose file is (dev, ino), or NULL. */
 const input_file *input_list_find_file(const input_list *list, dev_t dev, ino_t ino);
 

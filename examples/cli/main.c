@@ -80,6 +80,7 @@ typedef struct run_state {
     int64_t failed; /* reported as failed */
     bool model_unusable; /* the model failed to load: skip the rest */
     image_f32 background; /* --bg-image, decoded once (empty otherwise) */
+    cutout_temporal *frames; /* --temporal / --skip-similar: carried across calls */
 } run_state;
 
 static void report_failure(run_state *r, const char *what, const char *message)
@@ -256,6 +257,7 @@ static void process_group(run_state *r, image_f32 *images, const size_t *index, 
     run.progress_user = &feed;
     run.should_abort = should_abort;
     run.abort_user = NULL;
+    run.temporal = r->frames;
     for (int64_t i = 0; i < count; i++)
         views[i] = &images[i];
 
@@ -390,6 +392,14 @@ static int run_images(run_state *r)
             bad_arguments++;
         }
     }
+    /* Frames go in name order, and each call's first follows the last one's. */
+    if (o->temporal > 0.0 || o->skip_similar > 0.0) {
+        input_list_sort_by_path(&r->inputs);
+        if (cutout_temporal_create(&r->frames) != CUTOUT_OK) {
+            fprintf(stderr, "cutout: %s\n", cutout_last_error());
+            return EXIT_FAILED;
+        }
+    }
     r->total = (int64_t)r->inputs.count + bad_arguments;
     progress_start(&r->bar, r->total, r->total > 1 && !o->quiet && isatty(STDERR_FILENO));
     if (!plan_outputs(r) || !process_all(r)) {
@@ -458,6 +468,7 @@ int main(int argc, char **argv)
         free_plans(&r);
         input_list_free(&r.inputs);
         image_free(&r.background);
+        cutout_temporal_destroy(r.frames);
     }
     cutout_context_destroy(ctx);
     return status;

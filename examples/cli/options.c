@@ -36,8 +36,10 @@ void options_print_usage(FILE *to)
 {
     char batch[64], resolution[64], blur[64], grow[64];
     char precisions[128], qualities[128], fits[128], refines[128];
-    spec_range threshold = {0, 1, 0, 0};
+    spec_range threshold = {0, 1, 0, 0}, temporal = {0, 0, 0, 0}, skip = {0, 0, 0, 0};
     node_spec_range(ADVANCED, "threshold", &threshold);
+    node_spec_range(ADVANCED, "temporal", &temporal);
+    node_spec_range(ADVANCED, "skip_similar", &skip);
     fprintf(to,
             "usage: cutout [options] INPUT...\n"
             "Removes the background of PNG and JPEG images. INPUT is a file or a directory\n"
@@ -72,6 +74,11 @@ void options_print_usage(FILE *to)
             "                       background colour bleeding into hair)\n"
             "      --refine R       %s (default: %s; guided: a guided filter)\n"
             "      --crop [PAD]     crop to the subject, with PAD pixels around (default 0)\n"
+            "video (the inputs are frames, taken in name order):\n"
+            "      --temporal S     %g..%g: smooth each matte with the previous frame's\n"
+            "                       where nothing moves (0: frames on their own)\n"
+            "      --skip-similar D %g..%g: reuse the last matte for a frame whose mean\n"
+            "                       luminance differs less than D (0: always run the model)\n"
             "      --bg-color HEX   put the cutout on a colour '#RRGGBB' (writes RGB)\n"
             "      --bg-image FILE  put the cutout on an image, resized to cover (RGB)\n"
             "      --list-models    list the installed models and exit\n"
@@ -93,7 +100,8 @@ void options_print_usage(FILE *to)
             int_range_text(ADVANCED, "mask_blur", blur, sizeof blur),
             int_range_text(ADVANCED, "mask_grow", grow, sizeof grow),
             node_spec_choices(ADVANCED, "edge_refinement", refines, sizeof refines),
-            node_spec_default_string(ADVANCED, "edge_refinement", ""));
+            node_spec_default_string(ADVANCED, "edge_refinement", ""), temporal.min, temporal.max,
+            skip.min, skip.max);
 }
 
 static bool fail(char *err, size_t err_cap, const char *fmt, ...)
@@ -141,6 +149,23 @@ static bool parse_spec_int(const char *name, const char *text, const char *node,
     return true;
 }
 
+/* A number within the range nodes.json gives `input` of `node`. */
+static bool parse_spec_float(const char *name, const char *text, const char *node,
+                             const char *input, double *out, char *err, size_t err_cap)
+{
+    spec_range r = {0, 0, 0, 0};
+    if (!node_spec_range(node, input, &r))
+        return fail(err, err_cap, "%s: the library's nodes.json has no %s input", name, input);
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (text[0] == '\0' || *end != '\0' || errno != 0 || !(v >= r.min && v <= r.max))
+        return fail(err, err_cap, "%s: expected a number from %g to %g, got '%s'", name, r.min,
+                    r.max, text);
+    *out = v;
+    return true;
+}
+
 /* `value` when it is one of COMBO `input`'s options in nodes.json. */
 static bool parse_spec_choice(const char *name, const char *value, const char *node,
                               const char *input, const char **out, char *err, size_t err_cap)
@@ -176,6 +201,8 @@ typedef enum option_id {
     OPT_BG_COLOR,
     OPT_BG_IMAGE,
     OPT_CROP,
+    OPT_TEMPORAL,
+    OPT_SKIP_SIMILAR,
     OPT_LIST_MODELS,
     OPT_VERSION,
     OPT_HELP
@@ -210,6 +237,8 @@ static const option_spec OPTIONS[] = {
     {"bg-color", 0, true, OPT_BG_COLOR},
     {"bg-image", 0, true, OPT_BG_IMAGE},
     {"crop", 0, false, OPT_CROP}, /* optional value: see parse_option */
+    {"temporal", 0, true, OPT_TEMPORAL},
+    {"skip-similar", 0, true, OPT_SKIP_SIMILAR},
     {"list-models", 0, false, OPT_LIST_MODELS},
     {"version", 0, false, OPT_VERSION},
     {"help", 'h', false, OPT_HELP},
@@ -238,7 +267,9 @@ static bool apply(const option_spec *spec, const char *value, cli_options *o, ch
     case OPT_INVERT:
     case OPT_FG_ESTIMATE:
     case OPT_REFINE:
-    case OPT_CROP: o->edge_option_given = true; break;
+    case OPT_CROP:
+    case OPT_TEMPORAL:
+    case OPT_SKIP_SIMILAR: o->edge_option_given = true; break;
     default: break;
     }
     switch (spec->id) {
@@ -251,18 +282,15 @@ static bool apply(const option_spec *spec, const char *value, cli_options *o, ch
     case OPT_FIT: return parse_spec_choice("--fit", value, ADVANCED, "fit", &o->fit, err, err_cap);
     case OPT_QUALITY:
         return parse_spec_choice("--quality", value, BASIC, "quality", &o->quality, err, err_cap);
-    case OPT_THRESHOLD: {
-        spec_range r = {0, 1, 0, 0};
-        node_spec_range(ADVANCED, "threshold", &r);
-        char *end = NULL;
-        errno = 0;
-        double t = strtod(value, &end);
-        if (value[0] == '\0' || *end != '\0' || errno != 0 || !(t >= r.min && t <= r.max))
-            return fail(err, err_cap, "--threshold: expected a number from %g to %g, got '%s'",
-                        r.min, r.max, value);
-        o->threshold = t;
-        return true;
-    }
+    case OPT_THRESHOLD:
+        return parse_spec_float("--threshold", value, ADVANCED, "threshold", &o->threshold, err,
+                                err_cap);
+    case OPT_TEMPORAL:
+        return parse_spec_float("--temporal", value, ADVANCED, "temporal", &o->temporal, err,
+                                err_cap);
+    case OPT_SKIP_SIMILAR:
+        return parse_spec_float("--skip-similar", value, ADVANCED, "skip_similar",
+                                &o->skip_similar, err, err_cap);
     case OPT_BLUR:
         return parse_spec_int("--blur", value, ADVANCED, "mask_blur", &o->blur, err, err_cap);
     case OPT_GROW:
@@ -407,6 +435,8 @@ bool options_parse(int argc, char **argv, cli_options *out, char *err, size_t er
     out->grow = (int64_t)spec_default(ADVANCED, "mask_grow");
     out->refine = node_spec_default_string(ADVANCED, "edge_refinement", "");
     out->crop_padding = (int64_t)spec_default(ADVANCED, "crop_padding");
+    out->temporal = spec_default(ADVANCED, "temporal");
+    out->skip_similar = spec_default(ADVANCED, "skip_similar");
 
     /* Inputs are gathered, in order, at the front of argv[1..]: every slot
      * before the current argument has already been read, so nothing is lost. */

@@ -38,6 +38,8 @@ typedef struct cli_options {
     bool crop;              /* --crop [PAD] */
     bool edge_option_given; /* any of the edge options above */
     int64_t crop_padding;
+    double temporal;        /* --temporal S (range: nodes.json); 0 = off */
+    double skip_similar;    /* --skip-similar D (range: nodes.json); 0 = off */
     bool list_models;
     bool version;
     bool help;

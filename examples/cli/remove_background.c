@@ -79,7 +79,7 @@ static DLTensor cpu_tensor(float *data, int32_t ndim, int64_t *shape)
     return t;
 }
 
-#define MAX_INPUTS 20
+#define MAX_INPUTS 24
 
 typedef struct input_set {
     cutout_input items[MAX_INPUTS];
@@ -206,6 +206,8 @@ cutout_status remove_background_run(cutout_context *ctx, const cli_options *o,
         add_string(&in, "edge_refinement", o->refine);
         add_bool(&in, "crop_to_subject", o->crop);
         add_int(&in, "crop_padding", o->crop_padding);
+        add_input(&in, "temporal", CUTOUT_VALUE_FLOAT)->f = o->temporal;
+        add_input(&in, "skip_similar", CUTOUT_VALUE_FLOAT)->f = o->skip_similar;
     }
 
     DLManagedTensor *outs[4] = {NULL, NULL, NULL, NULL}; /* IMAGE, MASK, BOX, composite */

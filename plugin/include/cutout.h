@@ -197,12 +197,30 @@ typedef void (*cutout_progress_fn)(int64_t done, int64_t total, void *user);
  * then returns CUTOUT_CANCELLED with no outputs. */
 typedef bool (*cutout_abort_fn)(void *user);
 
+/* What the Advanced node's `temporal` input carries from one frame to the
+ * next, for a host that hands a video to consecutive calls (the cutout
+ * command does, a few frames per call). Its memory is a few planes of one
+ * frame. Create it once per sequence; it is not thread-safe: one call at
+ * a time uses it. */
+typedef struct cutout_temporal cutout_temporal;
+
+/* A fresh state. Errors: INVALID_ARGUMENT (out NULL), OUT_OF_MEMORY. */
+CUTOUT_API cutout_status cutout_temporal_create(cutout_temporal **out);
+
+/* Frees a state; NULL is a no-op. No call may be using it. */
+CUTOUT_API void cutout_temporal_destroy(cutout_temporal *temporal);
+
 typedef struct cutout_run_params {
     size_t struct_size;          /* sizeof(cutout_run_params) */
     cutout_progress_fn progress; /* may be NULL */
     void *progress_user;
     cutout_abort_fn should_abort; /* may be NULL */
     void *abort_user;
+    /* Where `temporal` and `skip_similar` find the previous frame: NULL
+     * means the batch of this call is the whole sequence; a state makes
+     * this call's first frame follow the last frame of the previous call
+     * that used it. Borrowed. */
+    cutout_temporal *temporal;
 } cutout_run_params;
 
 /* Defaults: no callbacks. Never fails. */

@@ -6,6 +6,43 @@
 #include "error.h"
 #include "models.h"
 #include "node_inputs.h"
+#include "temporal.h"
+
+/* Predicts items [first, first + count) of the image, except those whose
+ * matte the temporal state can reuse: runs of the others go through the
+ * model together. Errors: the shim's, CANCELLED. */
+static cutout_status predict_chunk(const loaded_model *model, const node_tensors *t,
+                                   const cutout_run_params *run, const matte_steps *steps,
+                                   const cutout_shim_predict_params *predict,
+                                   cutout_shim_temporal *state, int64_t first, int64_t count,
+                                   DLManagedTensor *out_mask)
+{
+    char err[1024] = "";
+    const int64_t batch = t->image_shape.batch;
+    int64_t run_start = first;
+    for (int64_t item = first; item <= first + count; item++) {
+        bool reused = false;
+        if (item < first + count && state) {
+            cutout_shim_status ss = cutout_shim_temporal_reuse(state, steps->temporal, t->image, item,
+                                                               &out_mask->dl_tensor, &reused, err,
+                                                               sizeof err);
+            if (ss != CUTOUT_SHIM_OK) return node_shim_failed(ss, err);
+        }
+        if (item < first + count && !reused) continue;
+        /* Items [run_start, item) need the model. */
+        if (item > run_start) {
+            cutout_shim_status ss = cutout_shim_predict_alpha(
+                model->model, t->image, run_start, item - run_start, predict, &out_mask->dl_tensor,
+                run->should_abort, run->abort_user, err, sizeof err);
+            if (ss == CUTOUT_SHIM_CANCELLED)
+                return cutout_error_set(CUTOUT_CANCELLED, "cancelled during items %lld..%lld of %lld",
+                                        (long long)run_start + 1, (long long)item, (long long)batch);
+            if (ss != CUTOUT_SHIM_OK) return node_shim_failed(ss, err);
+        }
+        run_start = item + 1;
+    }
+    return CUTOUT_OK;
+}
 
 cutout_status matte_batch_run(cutout_context *ctx, const bound_inputs *in,
                               const cutout_run_params *run, const matte_steps *steps,
@@ -44,24 +81,41 @@ cutout_status matte_batch_run(cutout_context *ctx, const bound_inputs *in,
         return node_shim_failed(ss, err);
     }
 
-    /* 3. The batch loop: per chunk, one call predicts its mattes and one
-     *    finishes its items. */
-    node_progress progress = {run, is.batch, 0, -1};
-    for (int64_t first = 0; st == CUTOUT_OK && first < is.batch; first += batch_size) {
-        const int64_t count = is.batch - first < batch_size ? is.batch - first : batch_size;
-        if ((st = node_check_abort(run, first, is.batch)) != CUTOUT_OK) break;
-        ss = cutout_shim_predict_alpha(model->model, t.image, first, count, &predict,
-                                       &out_mask->dl_tensor, run->should_abort, run->abort_user,
-                                       err, sizeof err);
-        if (ss == CUTOUT_SHIM_CANCELLED) {
-            st = cutout_error_set(CUTOUT_CANCELLED, "cancelled during items %lld..%lld of %lld",
-                                  (long long)first + 1, (long long)(first + count),
-                                  (long long)is.batch);
-            break;
+    /* The frames' state: the host's, or this call's own. */
+    cutout_shim_temporal *own_state = NULL, *state = NULL;
+    if (steps->temporal) {
+        state = run->temporal ? run->temporal->state : NULL;
+        if (!state) {
+            ss = cutout_shim_temporal_new(&own_state, err, sizeof err);
+            if (ss != CUTOUT_SHIM_OK) st = node_shim_failed(ss, err);
+            state = own_state;
         }
-        if (ss != CUTOUT_SHIM_OK) {
-            st = node_shim_failed(ss, err);
-            break;
+    }
+
+    /* 3. The batch loop: per chunk, the mattes are predicted (and, for
+     *    frames, smoothed), then one call finishes its items. */
+    node_progress progress = {run, is.batch, 0, -1};
+    int64_t chunk = batch_size;
+    for (int64_t first = 0, count = 0; st == CUTOUT_OK && first < is.batch; first += count) {
+        count = is.batch - first < chunk ? is.batch - first : chunk;
+        if ((st = node_check_abort(run, first, is.batch)) != CUTOUT_OK) break;
+        st = predict_chunk(model, &t, run, steps, &predict, state, first, count, out_mask);
+        /* A chunk the device has no memory for is tried again at half the
+         * size, and the rest of the batch keeps that size. */
+        if (st == CUTOUT_ERR_OUT_OF_MEMORY && count > 1) {
+            chunk = count / 2;
+            count = 0;
+            st = CUTOUT_OK;
+            continue;
+        }
+        if (st != CUTOUT_OK) break;
+        if (state) {
+            ss = cutout_shim_temporal_apply(state, steps->temporal, t.image, first, count,
+                                            &out_mask->dl_tensor, err, sizeof err);
+            if (ss != CUTOUT_SHIM_OK) {
+                st = node_shim_failed(ss, err);
+                break;
+            }
         }
         progress.chunk_end = first + count;
         ss = cutout_shim_finish_items(t.image, t.mask, first, count, steps->finish,
@@ -69,6 +123,7 @@ cutout_status matte_batch_run(cutout_context *ctx, const bound_inputs *in,
                                       &progress, err, sizeof err);
         if (ss != CUTOUT_SHIM_OK) st = node_items_failed(ss, err, &progress);
     }
+    cutout_shim_temporal_free(own_state);
     if (st != CUTOUT_OK) {
         node_release(&out_image);
         node_release(&out_mask);

@@ -22,6 +22,7 @@ cutout_status node_remove_background_run(cutout_context *ctx, const bound_inputs
         {sizeof(cutout_shim_predict_params), 0, 0, CUTOUT_SHIM_FIT_AUTO, CUTOUT_SHIM_QUALITY_FAST},
         NULL,
         4,
+        NULL,
     };
     image_shape shape;
     return matte_batch_run(ctx, in, run, &basic, &shape, &outputs[0], &outputs[1]);

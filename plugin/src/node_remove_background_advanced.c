@@ -93,12 +93,15 @@ const node_input node_remove_background_advanced_inputs[] = {
     NODE_COMBO("mask_convention", node_mask_convention_choices),
     NODE_BOOLEAN("crop_to_subject"),
     NODE_INT("crop_padding", 0, INT64_MAX, 1),
+    NODE_FLOAT("temporal", 0.0, CUTOUT_SHIM_TEMPORAL_MAX),
+    NODE_FLOAT("skip_similar", 0.0, CUTOUT_SHIM_SKIP_MAX),
     NODE_END,
 };
 
 typedef struct advanced_options {
     cutout_shim_predict_params predict;
     cutout_shim_finish_params finish;
+    cutout_shim_temporal_params temporal;
     bool crop;
     int64_t crop_padding;
 } advanced_options;
@@ -119,6 +122,10 @@ static cutout_status read_options(const bound_inputs *in, advanced_options *o)
     o->finish.invert = inputs_get(in, "invert_mask")->b;
     o->crop = inputs_get(in, "crop_to_subject")->b;
     o->crop_padding = inputs_get(in, "crop_padding")->i;
+    o->temporal.struct_size = sizeof o->temporal;
+    o->temporal.strength = (float)inputs_get(in, "temporal")->f;
+    o->temporal.skip_below = (float)inputs_get(in, "skip_similar")->f;
+    o->temporal.threshold = o->finish.threshold;
     int32_t convention = 0;
     cutout_status st = node_choice_of(in, "fit", fit_choices, &o->predict.fit);
     if (st == CUTOUT_OK)
@@ -179,8 +186,10 @@ cutout_status node_remove_background_advanced_run(cutout_context *ctx, const bou
 
     /* 1-3. Checks, outputs and the batch loop, as the basic node, with this
      *      node's processing size, matte steps and output layout. */
+    const bool frames = opt.temporal.strength > 0.0f || opt.temporal.skip_below > 0.0f;
     const matte_steps steps = {opt.predict, &opt.finish,
-                               opt.finish.output == CUTOUT_SHIM_OUTPUT_RGB ? 3 : 4};
+                               opt.finish.output == CUTOUT_SHIM_OUTPUT_RGB ? 3 : 4,
+                               frames ? &opt.temporal : NULL};
     image_shape is;
     DLManagedTensor *out_image = NULL, *out_mask = NULL, *out_box = NULL;
     st = matte_batch_run(ctx, in, run, &steps, &is, &out_image, &out_mask);

@@ -282,6 +282,63 @@ cutout_shim_status cutout_shim_composite(const DLTensor *image, const DLTensor *
                                          cutout_shim_item_fn on_item, void *on_item_user,
                                          char *err, size_t err_cap);
 
+/* ------------------------------------------------------------------------
+ * Frame batches: temporal smoothing of consecutive mattes.
+ * ------------------------------------------------------------------------ */
+
+/* What is carried from one frame to the next: the last frame's luminance
+ * (at a reduced size), its smoothed and its predicted matte, and the
+ * thresholded matte. Its memory is a few planes of one frame, whatever the
+ * number of frames. Not thread-safe: one run at a time uses it. */
+typedef struct cutout_shim_temporal cutout_shim_temporal;
+
+typedef struct cutout_shim_temporal_params {
+    size_t struct_size; /* sizeof(cutout_shim_temporal_params) */
+    float strength;     /* 0..CUTOUT_SHIM_TEMPORAL_MAX: weight of the last smoothed
+                           matte where nothing moves; 0 leaves the mattes as they are */
+    float threshold;    /* the finishing threshold (0 = soft); > 0: hysteresis around it */
+    float skip_below;   /* > 0: a frame whose mean |luminance difference| to the last
+                           predicted frame is below it reuses that frame's matte */
+} cutout_shim_temporal_params;
+
+#define CUTOUT_SHIM_TEMPORAL_MAX 0.95 /* a weight of 1 would never follow the model */
+#define CUTOUT_SHIM_SKIP_MAX 0.25   /* beyond it, unrelated frames would be "similar" */
+
+/* A fresh state (no frame seen). The caller owns *out and frees it with
+ * cutout_shim_temporal_free. Errors: OUT_OF_MEMORY. */
+cutout_shim_status cutout_shim_temporal_new(cutout_shim_temporal **out, char *err, size_t err_cap);
+
+/* Frees a state; NULL is a no-op. */
+void cutout_shim_temporal_free(cutout_shim_temporal *state);
+
+/* Whether item `item` of `image` may reuse the last predicted matte
+ * (params->skip_below > 0, a frame of the same size seen, and the mean
+ * luminance difference below the bound). When it may, the matte is written
+ * into alpha_out[item] and *reused is true; the caller then skips the
+ * forward pass for it. Errors: INVALID_ARGUMENT, INVALID_INPUT, DEVICE. */
+cutout_shim_status cutout_shim_temporal_reuse(cutout_shim_temporal *state,
+                                              const cutout_shim_temporal_params *params,
+                                              const DLTensor *image, int64_t item,
+                                              DLTensor *alpha_out, bool *reused,
+                                              char *err, size_t err_cap);
+
+/* Smooths the predicted mattes of items [first, first+count), in order,
+ * in place in alpha_inout (B x H x W float32, as predict_alpha writes it),
+ * and carries the state on. Per pixel, the matte is a blend of the model's
+ * and the last smoothed one moved along the motion the frames show
+ * (Lucas-Kanade on the reduced luminance): the moved one weighs `strength`
+ * where the motion is trusted and the model is unsure, and nothing where
+ * the motion estimate fails or the model is sure. A frame whose luminance
+ * changes as a whole (a scene cut) or whose size differs starts afresh. With a
+ * threshold the 0/1 matte flips only once the smoothed value passes the
+ * threshold by a margin (hysteresis).
+ * Errors: INVALID_ARGUMENT, INVALID_INPUT, DEVICE, OUT_OF_MEMORY. */
+cutout_shim_status cutout_shim_temporal_apply(cutout_shim_temporal *state,
+                                              const cutout_shim_temporal_params *params,
+                                              const DLTensor *image, int64_t first,
+                                              int64_t count, DLTensor *alpha_inout,
+                                              char *err, size_t err_cap);
+
 #ifdef __cplusplus
 }
 #endif

@@ -23,6 +23,7 @@ static atomic_int num_threads;
 static int64_t predict_counts[256];
 static int64_t fail_predict_at;
 static int64_t fail_alloc_at;
+static int64_t oom_above;
 static char last_precision[8];
 
 const char *stub_last_precision(void) { return last_precision; }
@@ -37,6 +38,7 @@ int64_t stub_models_loaded(void) { return models_loaded; }
 int32_t stub_num_threads(void) { return num_threads; }
 void stub_fail_predict_at(int64_t call) { fail_predict_at = call; }
 void stub_fail_alloc_at(int64_t n) { fail_alloc_at = n; }
+void stub_oom_above(int64_t count) { oom_above = count; }
 void stub_reset(void)
 {
     predict_calls = 0;
@@ -44,6 +46,7 @@ void stub_reset(void)
     alloc_calls = 0;
     fail_predict_at = 0;
     fail_alloc_at = 0;
+    oom_above = 0;
     memset(predict_counts, 0, sizeof predict_counts);
 }
 
@@ -262,6 +265,9 @@ cutout_shim_status cutout_shim_predict_alpha(cutout_shim_model *model, const DLT
     long long call = ++predict_calls;
     if (call <= 256) predict_counts[call - 1] = count;
     if (abort && abort(abort_user)) return fail(CUTOUT_SHIM_CANCELLED, err, err_cap, "cancelled");
+    if (oom_above && count > oom_above)
+        return fail(CUTOUT_SHIM_ERR_OUT_OF_MEMORY, err, err_cap,
+                    "predict_alpha: out of memory (injected)");
     if (fail_predict_at && call == fail_predict_at)
         return fail(CUTOUT_SHIM_ERR_INFERENCE, err, err_cap,
                     "model output: expected 4 dims B x 1 x H x W, got 3 dims (injected)");
@@ -435,5 +441,107 @@ cutout_shim_status cutout_shim_composite(const DLTensor *image, const DLTensor *
     if (on_item && !on_item(on_item_user, item))
         return fail(CUTOUT_SHIM_CANCELLED, err, err_cap, "stopped by on_item");
     }
+    return CUTOUT_SHIM_OK;
+}
+
+/* ---- Frames. The stub's smoothing is a plain blend with the previous
+ * smoothed matte (no motion gate), and a frame is "similar" when the mean
+ * |RGB difference| to the last predicted frame is below the bound: enough
+ * for the plugin's plumbing (state across chunks and calls, reuse, reset
+ * on a size change) to be tested exactly. */
+
+struct cutout_shim_temporal {
+    int64_t h, w;        /* 0 before the first frame */
+    float *smoothed;     /* h x w */
+    float *predicted;    /* h x w */
+    float *frame;        /* h x w x 3, the last predicted frame */
+    int64_t reused_item; /* the item reuse answered true for, or -1 */
+};
+
+cutout_shim_status cutout_shim_temporal_new(cutout_shim_temporal **out, char *err, size_t err_cap)
+{
+    *out = calloc(1, sizeof **out);
+    if (!*out) return fail(CUTOUT_SHIM_ERR_OUT_OF_MEMORY, err, err_cap, "temporal: out of memory");
+    (*out)->reused_item = -1;
+    return CUTOUT_SHIM_OK;
+}
+
+void cutout_shim_temporal_free(cutout_shim_temporal *s)
+{
+    if (!s) return;
+    free(s->smoothed);
+    free(s->predicted);
+    free(s->frame);
+    free(s);
+}
+
+static bool stub_temporal_params_ok(const cutout_shim_temporal_params *p)
+{
+    return p && p->struct_size >= sizeof *p && p->strength >= 0.0f &&
+           p->strength <= CUTOUT_SHIM_TEMPORAL_MAX && p->skip_below >= 0.0f &&
+           p->skip_below <= CUTOUT_SHIM_SKIP_MAX;
+}
+
+cutout_shim_status cutout_shim_temporal_reuse(cutout_shim_temporal *s,
+                                              const cutout_shim_temporal_params *p,
+                                              const DLTensor *image, int64_t item,
+                                              DLTensor *alpha_out, bool *reused, char *err,
+                                              size_t err_cap)
+{
+    *reused = false;
+    if (!stub_temporal_params_ok(p))
+        return fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT, err, err_cap, "temporal params: bad");
+    const int64_t h = image->shape[1], w = image->shape[2];
+    if (p->skip_below <= 0.0f || !s->frame || s->h != h || s->w != w) return CUTOUT_SHIM_OK;
+    double diff = 0.0;
+    for (int64_t y = 0; y < h; y++)
+        for (int64_t x = 0; x < w; x++)
+            for (int64_t c = 0; c < 3; c++)
+                diff += fabsf(read_at(image, (int64_t[]){item, y, x, c}) - s->frame[(y * w + x) * 3 + c]);
+    if (!(diff / (double)(h * w * 3) < p->skip_below)) return CUTOUT_SHIM_OK;
+    for (int64_t k = 0; k < h * w; k++) *float_at(alpha_out, (int64_t[]){item, k / w, k % w}) = s->predicted[k];
+    s->reused_item = item;
+    *reused = true;
+    return CUTOUT_SHIM_OK;
+}
+
+cutout_shim_status cutout_shim_temporal_apply(cutout_shim_temporal *s,
+                                              const cutout_shim_temporal_params *p,
+                                              const DLTensor *image, int64_t first, int64_t count,
+                                              DLTensor *alpha, char *err, size_t err_cap)
+{
+    if (!stub_temporal_params_ok(p))
+        return fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT, err, err_cap, "temporal params: bad");
+    const int64_t h = image->shape[1], w = image->shape[2];
+    if (s->h != h || s->w != w) {
+        free(s->smoothed);
+        free(s->predicted);
+        free(s->frame);
+        s->smoothed = malloc((size_t)(h * w) * sizeof(float));
+        s->predicted = malloc((size_t)(h * w) * sizeof(float));
+        s->frame = malloc((size_t)(h * w * 3) * sizeof(float));
+        if (!s->smoothed || !s->predicted || !s->frame) {
+            s->h = s->w = 0;
+            return fail(CUTOUT_SHIM_ERR_OUT_OF_MEMORY, err, err_cap, "temporal: out of memory");
+        }
+        s->h = h;
+        s->w = w;
+        for (int64_t item = first; item < first + count && item == first; item++)
+            for (int64_t k = 0; k < h * w; k++)
+                s->smoothed[k] = clamp01(*float_at(alpha, (int64_t[]){item, k / w, k % w}));
+    }
+    for (int64_t item = first; item < first + count; item++) {
+        for (int64_t k = 0; k < h * w; k++) {
+            float *a = float_at(alpha, (int64_t[]){item, k / w, k % w});
+            const float predicted = clamp01(*a);
+            *a = predicted + p->strength * (s->smoothed[k] - predicted);
+            s->smoothed[k] = *a;
+            if (item != s->reused_item) s->predicted[k] = predicted;
+        }
+        if (item != s->reused_item)
+            for (int64_t k = 0; k < h * w * 3; k++)
+                s->frame[k] = read_at(image, (int64_t[]){item, k / 3 / w, (k / 3) % w, k % 3});
+    }
+    s->reused_item = -1;
     return CUTOUT_SHIM_OK;
 }

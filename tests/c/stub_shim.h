@@ -31,6 +31,8 @@ STUB_API int32_t stub_num_threads(void);
 STUB_API void stub_fail_predict_at(int64_t call);
 /* Make the n-th allocation (1-based, from the last reset) fail; 0 = never. */
 STUB_API void stub_fail_alloc_at(int64_t n);
+/* Predict calls of more than `count` items fail with OUT_OF_MEMORY (0: never). */
+STUB_API void stub_oom_above(int64_t count);
 /* Resets the call counters and failure injections (not the live count). */
 STUB_API void stub_reset(void);
 

@@ -227,6 +227,18 @@ static void test_batching_and_progress(void)
         }
         CHECK(log.abort_polls >= 5);
     }
+    /* Out of memory for more than 2 items at once: the chunk of 5 is tried
+     * at 2, then the rest keeps 2 (2 + 2 + 1), and the run succeeds. */
+    progress_log log = {.abort_after = -1};
+    DLManagedTensor *out[2];
+    stub_reset();
+    stub_oom_above(2);
+    CHECK(fixture_run(ctx, &img.tensor, NULL, 5, &log, out) == CUTOUT_OK);
+    fixture_release(out);
+    CHECK(stub_predict_calls() == 4 && stub_predict_count(0) == 5 && stub_predict_count(1) == 2 &&
+          stub_predict_count(2) == 2 && stub_predict_count(3) == 1);
+    CHECK(log.calls == 5);
+    stub_reset();
     fixture_image_free(&img);
     CHECK(stub_live_tensors() == 0);
 }
@@ -309,6 +321,109 @@ static void test_precision(void)
     fixture_image_free(&img);
 }
 
+/* Runs the Advanced node on `img` with `temporal` and `skip_similar`, the
+ * state `state` (may be NULL) and batch_size `bs`; returns the MASK
+ * values (caller frees) or NULL on failure. */
+static float *run_frames(cutout_temporal *state, const test_image *img, double temporal,
+                         double skip, int64_t bs)
+{
+    cutout_input in[] = {
+        {.name = "image", .kind = CUTOUT_VALUE_TENSOR, .tensor = &img->tensor},
+        {.name = "model", .kind = CUTOUT_VALUE_STRING, .s = "stub"},
+        {.name = "batch_size", .kind = CUTOUT_VALUE_INT, .i = bs},
+        {.name = "temporal", .kind = CUTOUT_VALUE_FLOAT, .f = temporal},
+        {.name = "skip_similar", .kind = CUTOUT_VALUE_FLOAT, .f = skip},
+    };
+    cutout_run_params rp = cutout_run_default_params();
+    rp.temporal = state;
+    DLManagedTensor *out[3] = {NULL, NULL, NULL};
+    if (cutout_node_run(ctx, "CutoutRemoveBackgroundAdvanced", in, 5, &rp, out, 3) != CUTOUT_OK) {
+        fprintf(stderr, "run_frames: %s\n", cutout_last_error());
+        return NULL;
+    }
+    const int64_t n = img->shape[0] * img->shape[1] * img->shape[2];
+    float *mask = malloc((size_t)n * sizeof *mask);
+    if (mask) memcpy(mask, out[1]->dl_tensor.data, (size_t)n * sizeof *mask);
+    fixture_release(out);
+    out[2]->deleter(out[2]);
+    return mask;
+}
+
+/* Frames: each matte is blended with the previous smoothed one (the stub
+ * has no motion gate), across chunks and, through a cutout_temporal,
+ * across calls; near-identical frames reuse the last matte without a
+ * forward pass; 0 leaves every frame on its own. */
+static void test_temporal(void)
+{
+    test_image img = fixture_photo(testdata, "product_coffee.png", 1, 3);
+    const int64_t h = img.shape[1], w = img.shape[2], plane = h * w;
+    /* Three frames: the photo, its inverse, the photo again. */
+    test_image frames = fixture_blank(3, h, w, 3);
+    for (int64_t k = 0; k < plane * 3; k++) {
+        frames.data[k] = img.data[k];
+        frames.data[plane * 3 + k] = 1.0f - img.data[k];
+        frames.data[2 * plane * 3 + k] = img.data[k];
+    }
+    float *plain = run_frames(NULL, &frames, 0.0, 0.0, 1);
+    int bad = 0;
+    for (int64_t bs = 1; bs <= 3; bs += 2) {
+        float *smooth = run_frames(NULL, &frames, 0.5, 0.0, bs);
+        CHECK(plain && smooth);
+        for (int64_t k = 0; plain && smooth && k < plane; k++) {
+            const float s0 = plain[k];
+            const float s1 = plain[plane + k] + 0.5f * (s0 - plain[plane + k]);
+            const float s2 = plain[2 * plane + k] + 0.5f * (s1 - plain[2 * plane + k]);
+            bad += fabsf(smooth[k] - s0) > 1e-6f || fabsf(smooth[plane + k] - s1) > 1e-6f ||
+                   fabsf(smooth[2 * plane + k] - s2) > 1e-6f;
+        }
+        free(smooth);
+    }
+    CHECK(bad == 0);
+
+    /* The same frames in three calls of one frame each, through one state. */
+    cutout_temporal *state = NULL;
+    CHECK(cutout_temporal_create(&state) == CUTOUT_OK);
+    float *last = NULL;
+    for (int f = 0; f < 3; f++) {
+        test_image one = fixture_blank(1, h, w, 3);
+        memcpy(one.data, frames.data + f * plane * 3, (size_t)(plane * 3) * sizeof(float));
+        free(last);
+        last = run_frames(state, &one, 0.5, 0.0, 1);
+        fixture_image_free(&one);
+    }
+    float *together = run_frames(NULL, &frames, 0.5, 0.0, 1);
+    bad = 0;
+    for (int64_t k = 0; last && together && k < plane; k++)
+        bad += fabsf(last[k] - together[2 * plane + k]) > 1e-6f;
+    CHECK(last && together && bad == 0);
+    free(last);
+    free(together);
+    cutout_temporal_destroy(state);
+    cutout_temporal_destroy(NULL);
+    CHECK(cutout_temporal_create(NULL) == CUTOUT_ERR_INVALID_ARGUMENT);
+
+    /* skip_similar: frame 2 equals frame 0 but not frame 1 (the last
+     * predicted), so all three are predicted; identical frames are not. */
+    stub_reset();
+    free(run_frames(NULL, &frames, 0.0, 0.01, 1));
+    CHECK(stub_predict_calls() == 3);
+    test_image same = fixture_blank(3, h, w, 3);
+    for (int f = 0; f < 3; f++) memcpy(same.data + f * plane * 3, img.data, (size_t)(plane * 3) * sizeof(float));
+    stub_reset();
+    float *reused = run_frames(NULL, &same, 0.0, 0.01, 1);
+    CHECK(stub_predict_calls() == 1);
+    bad = 0;
+    for (int64_t k = 0; reused && plain && k < plane; k++)
+        bad += reused[plane + k] != plain[k] || reused[2 * plane + k] != plain[k];
+    CHECK(reused && bad == 0);
+    free(reused);
+    free(plain);
+    fixture_image_free(&same);
+    fixture_image_free(&frames);
+    fixture_image_free(&img);
+    CHECK(stub_live_tensors() == 0);
+}
+
 /* The library's one search rule, as hosts read it: the host's folders,
  * then CUTOUT_MODEL_PATH, then models/ beside the library, one up and in
  * ../share/cutout;
@@ -355,6 +470,7 @@ int main(int argc, char **argv)
     test_failures_mid_batch();
     test_precision();
     test_search_dirs();
+    test_temporal();
     cutout_context_destroy(ctx);
     CHECK(stub_live_tensors() == 0);
     return fixture_finish("test_run");

@@ -73,5 +73,6 @@ def stub_counters(stub_library_path):
     dll.stub_predict_calls.restype = ctypes.c_int64
     dll.stub_predict_count.restype = ctypes.c_int64
     dll.stub_predict_count.argtypes = [ctypes.c_int64]
+    dll.stub_models_loaded.restype = ctypes.c_int64
     dll.stub_reset()
     return dll

@@ -152,3 +152,37 @@ def test_model_errors_are_runtime_errors(stub_package, comfy_root):
     # tiny.pt is TorchScript, which the stub does not load.
     with pytest.raises(RuntimeError, match="CUTOUT_ERR_MODEL_INVALID"):
         harness.run_node(stub_package, image=image, model="tiny", batch_size=1)
+
+
+def test_models_are_released_when_comfyui_frees_memory(stub_package, stub_counters):
+    # ComfyUI's "unload models" request and its free_memory() both drop the
+    # loaded models; the next run loads the model again and still works.
+    image = harness.photo_batch(1)
+    harness.run_node(stub_package, image=image, model="stub", batch_size=1)
+    harness.run_node(stub_package, image=image, model="stub", batch_size=1)
+    assert stub_counters.stub_models_loaded() == 1
+    unloads = comfy.model_management.unload_calls
+    comfy.model_management.unload_all_models()
+    assert comfy.model_management.unload_calls == unloads + 1  # ComfyUI's own work still runs
+    _, mask = harness.run_node(stub_package, image=image, model="stub", batch_size=1)
+    assert stub_counters.stub_models_loaded() == 2
+    assert torch.allclose(mask, stub_alpha(image), atol=1e-6)
+    comfy.model_management.free_memory(1 << 30, torch.device("cpu"))
+    harness.run_node(stub_package, image=image, model="stub", batch_size=1)
+    assert stub_counters.stub_models_loaded() == 3
+
+
+def test_frames_are_smoothed_with_the_previous_one(stub_package):
+    # The Advanced node's temporal input (the stub blends with the previous
+    # smoothed matte): frame 2 of photo, inverse, photo is pulled halfway
+    # towards frame 1's smoothed matte.
+    photo = harness.photo_batch(1)
+    frames = torch.cat([photo, 1.0 - photo, photo])
+    advanced = stub_package.NODE_CLASS_MAPPINGS["CutoutRemoveBackgroundAdvanced"]
+    run = getattr(advanced(), advanced.FUNCTION)
+    plain = run(image=frames, model="stub")[1]
+    smooth = run(image=frames, model="stub", temporal=0.5)[1]
+    s1 = plain[1] + 0.5 * (plain[0] - plain[1])
+    assert torch.allclose(smooth[0], plain[0], atol=1e-6)
+    assert torch.allclose(smooth[1], s1, atol=1e-6)
+    assert torch.allclose(smooth[2], plain[2] + 0.5 * (s1 - plain[2]), atol=1e-6)

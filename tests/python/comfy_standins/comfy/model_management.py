@@ -29,3 +29,24 @@ def throw_exception_if_processing_interrupted():
         if interrupt_processing:
             interrupt_processing = False
             raise InterruptProcessingException()
+
+
+# ComfyUI's memory requests, counted so tests see them arrive.
+unload_calls = 0
+free_memory_calls = 0
+soft_empty_cache_calls = 0
+
+
+def unload_all_models():
+    global unload_calls
+    unload_calls += 1
+
+
+def free_memory(memory_required, device, keep_loaded=()):
+    global free_memory_calls
+    free_memory_calls += 1
+
+
+def soft_empty_cache(force=False):
+    global soft_empty_cache_calls
+    soft_empty_cache_calls += 1
