@@ -110,6 +110,8 @@ static bool copy_arguments(cutout_files *f, int argc, const char *const *argv)
 int cutout_files_open(int argc, const char *const *argv, int32_t threads, bool overwrite,
                       cutout_files **out, char *err, size_t err_cap)
 {
+    if (out == NULL)
+        return fail(CUTOUT_FILES_USAGE, err, err_cap, "expected a place for the session, got NULL");
     *out = NULL;
     if (argc < 0 || (argc > 0 && argv == NULL) || threads < 0)
         return fail(CUTOUT_FILES_USAGE, err, err_cap,
@@ -159,6 +161,8 @@ int cutout_files_open(int argc, const char *const *argv, int32_t threads, bool o
 int cutout_files_list(const char *entry, cutout_files_list_fn fn, void *user, char *err,
                       size_t err_cap)
 {
+    if (entry == NULL || fn == NULL)
+        return fail(CUTOUT_FILES_USAGE, err, err_cap, "expected an entry and a callback, got NULL");
     input_list list;
     memset(&list, 0, sizeof list);
     char why[MESSAGE_CAP];
@@ -184,7 +188,7 @@ static bool copy_name(const char *path, char *buf, size_t cap)
 int cutout_files_output_names(const cutout_files *f, const char *input, char *rgba,
                               size_t rgba_cap, char *mask, size_t mask_cap)
 {
-    char *stem = input_list_stem(input);
+    char *stem = f != NULL && input != NULL ? input_list_stem(input) : NULL;
     char *rgba_path = NULL, *mask_path = NULL;
     bool ok = stem != NULL && image_outputs_name(&f->opts, stem, &rgba_path, &mask_path) &&
               copy_name(rgba_path, rgba, rgba_cap) && copy_name(mask_path, mask, mask_cap);
@@ -227,6 +231,8 @@ static int decode_run_write(cutout_files *f, const input_list *one, const char *
 
 int cutout_files_process(cutout_files *f, const char *input, char *err, size_t err_cap)
 {
+    if (f == NULL || input == NULL)
+        return fail(CUTOUT_FILES_USAGE, err, err_cap, "expected a session and an input, got NULL");
     struct stat st;
     if (stat(input, &st) != 0)
         return fail(CUTOUT_FILES_FAILED, err, err_cap, "cannot open: %s", strerror(errno));

@@ -47,6 +47,9 @@ typedef enum cutout_files_status {
 
 typedef struct cutout_files cutout_files;
 
+/* A NULL session, input, entry, callback or out is refused with
+ * CUTOUT_FILES_USAGE (cutout_files_output_names: CUTOUT_FILES_FAILED). */
+
 /* CUTOUT_FILES_ABI_VERSION of the loaded library. */
 CUTOUT_FILES_API int cutout_files_abi_version(void);
 
