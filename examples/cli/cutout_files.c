@@ -26,7 +26,8 @@
 #define MESSAGE_CAP 1024
 
 struct cutout_files {
-    char **argv; /* "cutout" and copies of the options; opts points into them */
+    char **strings; /* "cutout" and copies of the options, owned */
+    char **argv;    /* the same pointers, which options_parse reorders */
     int argc;
     cli_options opts;
     cutout_context *ctx;
@@ -53,8 +54,9 @@ void cutout_files_close(cutout_files *f)
         return;
     cutout_context_destroy(f->ctx);
     image_free(&f->background);
-    for (int i = 0; f->argv != NULL && i < f->argc; i++)
-        free(f->argv[i]);
+    for (int i = 0; f->strings != NULL && i < f->argc; i++)
+        free(f->strings[i]);
+    free(f->strings);
     free(f->argv);
     free(f);
 }
@@ -91,17 +93,19 @@ static int refuse_options(const cli_options *o, char *err, size_t err_cap)
  * strings its parsed options point into. */
 static bool copy_arguments(cutout_files *f, int argc, const char *const *argv)
 {
+    f->strings = calloc((size_t)argc + 2, sizeof *f->strings);
     f->argv = calloc((size_t)argc + 2, sizeof *f->argv);
-    if (f->argv == NULL)
+    if (f->strings == NULL || f->argv == NULL)
         return false;
     const char *program = "cutout";
     for (int i = 0; i <= argc; i++) {
         const char *s = i == 0 ? program : argv[i - 1];
         size_t n = strlen(s) + 1;
-        f->argv[i] = malloc(n);
-        if (f->argv[i] == NULL)
+        f->strings[i] = malloc(n);
+        if (f->strings[i] == NULL)
             return false;
-        memcpy(f->argv[i], s, n);
+        memcpy(f->strings[i], s, n);
+        f->argv[i] = f->strings[i];
         f->argc = i + 1;
     }
     return true;

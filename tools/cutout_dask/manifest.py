@@ -13,7 +13,8 @@ then one line per input as its result arrives::
 appends; the last line of an input is its state, so a rerun skips every
 input whose last line says "ok". A line cut short by a killed client (the
 last one, without its newline) is ignored; any other line that is not such
-an object is an error.
+an object is an error. The next run cuts such a line off before it
+appends.
 
 Threading: one Manifest per process, used from one thread.
 """
@@ -36,14 +37,15 @@ class ManifestError(Exception):
 
 
 def _read(path):
-    """(header, items, ends_with_newline) of an existing manifest."""
+    """(header, items, size): an existing manifest, and its size without a
+    last line cut short."""
     try:
         with open(path, "rb") as f:
             data = f.read()
     except OSError as exc:
         raise ManifestError(f"{path}: cannot read: {exc.strerror}") from exc
     if not data:
-        return None, [], True
+        return None, [], 0
     lines = data.split(b"\n")
     complete = data.endswith(b"\n")
     if complete:
@@ -66,7 +68,7 @@ def _read(path):
         elif not torn:
             raise ManifestError(f"{path}: line {number}: expected a JSON object with "
                                 f'"input" and "status", got {raw[:80]!r}')
-    return header, items, complete
+    return header, items, data.rfind(b"\n") + 1
 
 
 class Manifest:
@@ -84,10 +86,10 @@ class Manifest:
         self.options = list(options)
         self.existed = False
         self.done = set()
-        self._needs_newline = False
+        self._complete_size = None
         self._file = None
         if os.path.exists(path):
-            header, items, complete = _read(path)
+            header, items, self._complete_size = _read(path)
             if header is not None and header["options"] != self.options:
                 raise ManifestError(
                     f"{path}: written for the options {header['options']}, got {self.options} "
@@ -97,16 +99,16 @@ class Manifest:
                     self.done.add(record["input"])
                 else:
                     self.done.discard(record["input"])
-            self._needs_newline = not complete
             self.existed = header is not None
 
     def start(self):
-        """Opens the file for appending; a new manifest gets its header.
-        Raises ManifestError when it cannot be written."""
+        """Opens the file for appending, after cutting off a last line cut
+        short; a new manifest gets its header. Raises ManifestError when it
+        cannot be written."""
         try:
+            if self._complete_size is not None:
+                os.truncate(self.path, self._complete_size)
             self._file = open(self.path, "a", encoding="utf-8")
-            if self._needs_newline:
-                self._file.write("\n")
             if not self.existed:
                 self._write({HEADER_KEY: FORMAT, "options": self.options})
             self._file.flush()
