@@ -147,9 +147,9 @@ static bool plan_outputs(run_state *r)
             paths[2 * i + 1] = p->mask_path;
         }
     }
-    /* Without the index the checks still work, only more slowly. */
     ok = ok && duplicate_paths_find(paths, 2 * n, first);
-    (void)(ok && input_list_index_files(&r->inputs));
+    if (ok)
+        input_list_index_files(&r->inputs); /* without it the checks only scan */
 
     for (size_t i = 0; ok && i < n; i++) {
         output_plan *p = &r->plans[i];
