@@ -136,6 +136,13 @@ class TestRunner(RunnerTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        # A model file that exists but cannot be loaded, on the model path of
+        # the client and of the workers (they inherit this environment).
+        broken = os.path.join(cls.tmp, "broken_models")
+        os.makedirs(broken)
+        with open(os.path.join(broken, "corrupt.pt"), "wb") as f:
+            f.write(b"PK\x03\x04 not a TorchScript archive")
+        os.environ["CUTOUT_MODEL_PATH"] += os.pathsep + broken
         cls.cluster = start_cluster()
 
     def test_outputs_are_the_commands_bytes(self):
@@ -244,6 +251,19 @@ class TestRunner(RunnerTestCase):
         self.assertEqual(done.returncode, 0, done.stderr)
         self.assertFalse(os.path.exists(stale))
         self.assertTrue(os.path.exists(other))
+
+    def test_a_model_that_cannot_load_stops_the_run(self):
+        images = self.images[:20]
+        done = self.run_on_cluster(*images, options=["--model", "corrupt"])
+        self.assertEqual(done.returncode, 1, done.stderr)
+        _, items = read_manifest(self.manifest)
+        self.assertTrue(items, "no image was tried")
+        self.assertTrue(all(r["status"] == "failed" for r in items), items)
+        self.assertEqual(len({r["input"] for r in items}), len(items))
+        skipped = 20 - len(items)
+        self.assertIn(f"stopped, since every image would fail: ", done.stderr)
+        self.assertIn(f"; {skipped} image(s) skipped", done.stderr)
+        self.assertFalse(os.path.exists(self.out) and os.listdir(self.out))
 
     def test_a_manifest_belongs_to_its_options(self):
         first = self.run_on_cluster(*self.images[:2])

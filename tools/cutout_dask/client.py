@@ -250,7 +250,7 @@ class Run:
         self.manifest.record(records)
         self.progress.advance(len(records))
 
-    def _collect(self, futures, future):
+    def _collect(self, future):
         from distributed.scheduler import KilledWorker
 
         chunk = self.in_flight.pop(future)
@@ -262,8 +262,7 @@ class Run:
                     self.queue.appendleft([item])
                 return
             results = [{"input": chunk[0].input, "status": "failed", "seconds": 0.0,
-                        "message": "its worker process died on every try (a crash in "
-                                   "decoding or the model?)"}]
+                        "message": "its worker process died on every try"}]
         except Exception as exc:  # a worker without the library, a lost connection, ...
             results = [{"input": item.input, "status": "failed", "seconds": 0.0,
                         "message": f"worker error: {type(exc).__name__}: {exc}"}
@@ -272,24 +271,25 @@ class Run:
 
     def run(self):
         """Sends every chunk and collects every result; returns the number
-        of images never sent (after a fatal error)."""
+        of images skipped after a fatal error (never sent, or cancelled)."""
         from distributed import as_completed
 
         futures = as_completed()
         try:
             self._fill(futures)
             for future in futures:
-                self._collect(futures, future)
+                self._collect(future)
                 self._fill(futures)
-                if self.fatal is not None and self.in_flight:
-                    self.client.cancel(list(self.in_flight))
-                    self.in_flight.clear()
+                if self.fatal is not None:
                     break
         except KeyboardInterrupt:
             self.client.cancel(list(self.in_flight))
             raise
-        return sum(len(chunk) for chunk in self.queue) + sum(
-            len(chunk) for chunk in self.in_flight.values())
+        skipped = sum(len(chunk) for chunk in self.queue)
+        skipped += sum(len(chunk) for chunk in self.in_flight.values())
+        if self.in_flight:
+            self.client.cancel(list(self.in_flight))
+        return skipped
 
 
 # What to do instead of a cutout option that a session refuses.
