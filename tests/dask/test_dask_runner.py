@@ -6,8 +6,9 @@ images cut from the repository's photos.
   options, and the manifest has exactly one line per input.
 - A worker process killed in the middle of a chunk: Dask runs the chunk
   again elsewhere, and still every input is done, and recorded, once.
-- A rerun skips what the manifest records as done; failures are recorded
-  with their reason; a first run does not replace existing files.
+- A rerun skips what the manifest records as done, also after Ctrl-C;
+  failures are recorded with their reason; a first run does not replace
+  existing files; a model that cannot load stops the run.
 - TLS: the runner reaches a scheduler that takes only TLS, with the
   certificate files as options or through a Dask configuration file.
 
@@ -25,6 +26,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -317,6 +319,60 @@ class TestWorkerDeath(RunnerTestCase):
             last_written = f.read()
         self.assertIn(last_written, self.images, "no worker was killed")
         _, items = read_manifest(self.manifest)
+        self.assert_each_once(items, self.images)
+        self.assertTrue(all(r["status"] == "ok" for r in items), items)
+        self.assert_same_as_command()
+
+
+class SlowImages(WorkerPlugin):
+    """Makes every image take `seconds` longer on the worker, so that a run
+    is still going when the test interrupts it."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+
+    def setup(self, worker):
+        from cutout_dask import files_library
+
+        original = files_library.Session.process
+        seconds = self.seconds
+
+        def process(session, path):
+            time.sleep(seconds)
+            return original(session, path)
+
+        files_library.Session.process = process
+
+
+class TestInterrupt(RunnerTestCase):
+    def test_ctrl_c_stops_and_a_rerun_resumes(self):
+        type(self).cluster = start_cluster()
+        with self.cluster.get_client() as client:
+            client.register_worker_plugin(SlowImages(0.05))
+        args = ["--scheduler", self.cluster.scheduler_address, "--manifest", self.manifest,
+                "--chunk-size", "2", os.path.join(self.tmp, "images"), "--",
+                *CUTOUT_OPTIONS, "-o", self.out]
+        runner = subprocess.Popen([PYTHON, RUNNER, *args], stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if os.path.exists(self.manifest):
+                with open(self.manifest) as f:
+                    if len(f.readlines()) >= 5:
+                        break
+            time.sleep(0.01)
+        runner.send_signal(signal.SIGINT)
+        _, stderr = runner.communicate(timeout=120)
+        self.assertEqual(runner.returncode, 130, stderr)
+        self.assertRegex(stderr, r"interrupted: \d+ of 40 images done")
+        self.assertNotIn("Traceback", stderr)
+        _, first = read_manifest(self.manifest)
+        self.assertLess(len(first), IMAGE_COUNT, "the run ended before the interrupt")
+        self.assertEqual(len({r["input"] for r in first}), len(first))
+
+        again = run_runner(*args)
+        self.assertEqual(again.returncode, 0, again.stderr)
+        _, items = read_manifest(self.manifest)
+        self.assertEqual(items[:len(first)], first)
         self.assert_each_once(items, self.images)
         self.assertTrue(all(r["status"] == "ok" for r in items), items)
         self.assert_same_as_command()
