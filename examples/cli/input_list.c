@@ -32,8 +32,7 @@ static char *copy_string(const char *s)
     return c;
 }
 
-/* "dir/name.ext" -> "name"; "name" -> "name"; ".hidden" -> ".hidden". */
-static char *stem_of(const char *path)
+char *input_list_stem(const char *path)
 {
     const char *base = strrchr(path, '/');
     base = base != NULL ? base + 1 : path;
@@ -55,8 +54,16 @@ static bool has_image_extension(const char *name)
             strcasecmp(dot, ".jpeg") == 0);
 }
 
+/* Any change to the items makes the sorted index stale. */
+static void drop_index(input_list *list)
+{
+    free(list->by_file);
+    list->by_file = NULL;
+}
+
 static bool push(input_list *list, const char *path, const struct stat *st)
 {
+    drop_index(list);
     if (list->count == list->capacity) {
         size_t cap = list->capacity ? list->capacity * 2 : 16;
         size_t bytes;
@@ -70,7 +77,7 @@ static bool push(input_list *list, const char *path, const struct stat *st)
     }
     input_file *f = &list->items[list->count];
     f->path = copy_string(path);
-    f->stem = stem_of(path);
+    f->stem = input_list_stem(path);
     if (f->path == NULL || f->stem == NULL) {
         free(f->path);
         free(f->stem);
@@ -90,6 +97,7 @@ static int compare_names(const void *a, const void *b)
 /* Rolls the list back to `count` entries (after a failed directory). */
 static void truncate_list(input_list *list, size_t count)
 {
+    drop_index(list);
     while (list->count > count) {
         list->count--;
         free(list->items[list->count].path);
@@ -179,12 +187,76 @@ bool input_list_add(input_list *list, const char *arg, char *err, size_t err_cap
     return true;
 }
 
+/* Orders keys by (dev, ino, index). */
+static int compare_keys(const void *a, const void *b)
+{
+    const input_file_key *x = a, *y = b;
+    if (x->dev != y->dev)
+        return x->dev < y->dev ? -1 : 1;
+    if (x->ino != y->ino)
+        return x->ino < y->ino ? -1 : 1;
+    if (x->index != y->index)
+        return x->index < y->index ? -1 : 1;
+    return 0;
+}
+
+bool input_list_index_files(input_list *list)
+{
+    drop_index(list);
+    size_t bytes;
+    if (list->count == 0)
+        return true;
+    if (!size_mul(list->count, sizeof(input_file_key), &bytes))
+        return false;
+    list->by_file = malloc(bytes);
+    if (list->by_file == NULL)
+        return false;
+    for (size_t i = 0; i < list->count; i++) {
+        list->by_file[i].dev = list->items[i].dev;
+        list->by_file[i].ino = list->items[i].ino;
+        list->by_file[i].index = i;
+    }
+    qsort(list->by_file, list->count, sizeof(input_file_key), compare_keys);
+    return true;
+}
+
 const input_file *input_list_find_file(const input_list *list, dev_t dev, ino_t ino)
 {
-    for (size_t i = 0; i < list->count; i++)
-        if (list->items[i].dev == dev && list->items[i].ino == ino)
-            return &list->items[i];
-    return NULL;
+    if (list->by_file == NULL) {
+        for (size_t i = 0; i < list->count; i++)
+            if (list->items[i].dev == dev && list->items[i].ino == ino)
+                return &list->items[i];
+        return NULL;
+    }
+    /* The first key not below (dev, ino, 0): equal files are sorted by
+     * index, so it is the earliest input of that file, if any. */
+    input_file_key want = {dev, ino, 0};
+    size_t lo = 0, hi = list->count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (compare_keys(&list->by_file[mid], &want) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == list->count || list->by_file[lo].dev != dev || list->by_file[lo].ino != ino)
+        return NULL;
+    return &list->items[list->by_file[lo].index];
+}
+
+void input_list_filter(input_list *list, size_t first, bool (*keep)(void *user), void *user)
+{
+    drop_index(list);
+    size_t kept = first;
+    for (size_t i = first; i < list->count; i++) {
+        if (keep(user)) {
+            list->items[kept++] = list->items[i];
+        } else {
+            free(list->items[i].path);
+            free(list->items[i].stem);
+        }
+    }
+    list->count = kept;
 }
 
 void input_list_free(input_list *list)

@@ -18,12 +18,17 @@
 
 #include <cutout.h>
 
+#include "duplicate_paths.h"
+#include "files_from.h"
 #include "image_io.h"
+#include "image_outputs.h"
 #include "input_list.h"
 #include "options.h"
 #include "output_files.h"
 #include "progress.h"
 #include "remove_background.h"
+#include "shard.h"
+#include "size_math.h"
 
 #define EXIT_FAILED 1
 #define EXIT_USAGE 2
@@ -79,6 +84,8 @@ typedef struct run_state {
     int64_t done;   /* written successfully */
     int64_t failed; /* reported as failed */
     bool model_unusable; /* the model failed to load: skip the rest */
+    shard shard;          /* --shard: which positions of the input list are ours */
+    int64_t bad_entries;  /* inputs that could not be listed (ours under --shard) */
     image_f32 background; /* --bg-image, decoded once (empty otherwise) */
     cutout_temporal *frames; /* --temporal / --skip-similar: carried across calls */
 } run_state;
@@ -117,59 +124,53 @@ static int list_models(cutout_context *ctx)
 /* ------------------------------------------------------------------------ */
 /* Planning outputs                                                          */
 
-static bool same_path_as_earlier(const run_state *r, size_t i, const char *path,
-                                 const char **earlier_input)
-{
-    for (size_t j = 0; j < i; j++) {
-        const output_plan *p = &r->plans[j];
-        if ((p->rgba_path != NULL && strcmp(p->rgba_path, path) == 0) ||
-            (p->mask_path != NULL && strcmp(p->mask_path, path) == 0)) {
-            *earlier_input = r->inputs.items[j].path;
-            return true;
-        }
-    }
-    return false;
-}
-
 /* Names and checks every output before any work, so that a doomed image
- * fails at once. Returns false only when memory runs out. */
+ * fails at once: an output that is also an earlier input's output, an
+ * input file, or an existing file without --overwrite. Returns false only
+ * when memory runs out. */
 static bool plan_outputs(run_state *r)
 {
     const cli_options *o = r->opts;
     char err[MESSAGE_CAP];
-    r->plans = calloc(r->inputs.count ? r->inputs.count : 1, sizeof *r->plans);
-    if (r->plans == NULL)
+    size_t n = r->inputs.count, slots;
+    r->plans = calloc(n ? n : 1, sizeof *r->plans);
+    if (r->plans == NULL || !size_mul(n ? n : 1, 2 * sizeof(size_t), &slots))
         return false;
-    for (size_t i = 0; i < r->inputs.count; i++) {
+    /* paths[2i] and paths[2i + 1] are input i's RGBA and mask outputs. */
+    const char **paths = malloc(slots);
+    size_t *first = malloc(slots);
+    bool ok = paths != NULL && first != NULL;
+    for (size_t i = 0; ok && i < n; i++) {
         output_plan *p = &r->plans[i];
-        const input_file *in = &r->inputs.items[i];
-        if (!o->mask_only)
-            p->rgba_path = output_path(o->output_dir, in->stem, "");
-        if (o->mask_only)
-            p->mask_path = output_path(o->output_dir, in->stem, "");
-        else if (o->mask)
-            p->mask_path = output_path(o->output_dir, in->stem, "_mask");
-        if ((!o->mask_only && p->rgba_path == NULL) ||
-            ((o->mask || o->mask_only) && p->mask_path == NULL))
-            return false;
+        ok = image_outputs_name(o, r->inputs.items[i].stem, &p->rgba_path, &p->mask_path);
+        if (ok) {
+            paths[2 * i] = p->rgba_path;
+            paths[2 * i + 1] = p->mask_path;
+        }
+    }
+    ok = ok && duplicate_paths_find(paths, 2 * n, first);
+    if (ok)
+        input_list_index_files(&r->inputs); /* without it the checks only scan */
 
-        const char *paths[2] = {p->rgba_path, p->mask_path};
-        for (int k = 0; k < 2 && !p->failed; k++) {
-            const char *earlier = NULL;
+    for (size_t i = 0; ok && i < n; i++) {
+        output_plan *p = &r->plans[i];
+        for (size_t k = 2 * i; k < 2 * i + 2 && !p->failed; k++) {
             if (paths[k] == NULL)
                 continue;
-            if (same_path_as_earlier(r, i, paths[k], &earlier)) {
+            if (first[k] / 2 != i) {
                 snprintf(err, sizeof err, "output %s is also the output of %s", paths[k],
-                         earlier);
+                         r->inputs.items[first[k] / 2].path);
                 p->failed = true;
             } else if (!output_check(paths[k], &r->inputs, o->overwrite, err, sizeof err)) {
                 p->failed = true;
             }
         }
         if (p->failed)
-            report_failure(r, in->path, err);
+            report_failure(r, r->inputs.items[i].path, err);
     }
-    return true;
+    free(paths);
+    free(first);
+    return ok;
 }
 
 static void free_plans(run_state *r)
@@ -180,54 +181,6 @@ static void free_plans(run_state *r)
     }
     free(r->plans);
     r->plans = NULL;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Writing one image's outputs                                               */
-
-/* Writes `pixels` to a temporary file for `path`; on failure t is empty. */
-static bool write_temp(output_temp *t, const char *path, const uint8_t *pixels,
-                       const remove_background_result *res, int channels, char *err,
-                       size_t err_cap)
-{
-    if (!output_temp_open(t, path, err, err_cap))
-        return false;
-    char why[MESSAGE_CAP / 2];
-    if (!image_write_png(t->fp, pixels, res->width, res->height, channels, why, sizeof why)) {
-        snprintf(err, err_cap, "%s: %s", path, why);
-        output_temp_discard(t);
-        return false;
-    }
-    return true;
-}
-
-/* Either every output of the image exists afterwards, or none does. */
-static bool write_outputs(const output_plan *p, const remove_background_result *res,
-                          bool overwrite, char *err, size_t err_cap)
-{
-    output_temp rgba, mask;
-    memset(&rgba, 0, sizeof rgba);
-    memset(&mask, 0, sizeof mask);
-    bool ok = true;
-    if (p->rgba_path != NULL)
-        ok = write_temp(&rgba, p->rgba_path, res->rgba, res, res->channels, err, err_cap);
-    if (ok && p->mask_path != NULL)
-        ok = write_temp(&mask, p->mask_path, res->mask, res, 1, err, err_cap);
-    if (!ok) {
-        output_temp_discard(&rgba);
-        output_temp_discard(&mask);
-        return false;
-    }
-    if (p->rgba_path != NULL && !output_temp_commit(&rgba, overwrite, err, err_cap)) {
-        output_temp_discard(&mask);
-        return false;
-    }
-    if (p->mask_path != NULL && !output_temp_commit(&mask, overwrite, err, err_cap)) {
-        if (p->rgba_path != NULL)
-            unlink(p->rgba_path); /* the image failed: leave none of its files */
-        return false;
-    }
-    return true;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -273,8 +226,9 @@ static void process_group(run_state *r, image_f32 *images, const size_t *index, 
             r->model_unusable = true;
         } else if (status != CUTOUT_OK) {
             report_failure(r, in->path, err);
-        } else if (!write_outputs(&r->plans[index[i]], &results[i], r->opts->overwrite, err,
-                                  sizeof err)) {
+        } else if (!image_outputs_write(r->plans[index[i]].rgba_path,
+                                        r->plans[index[i]].mask_path, &results[i],
+                                        r->opts->overwrite, err, sizeof err)) {
             report_failure(r, in->path, err);
         } else {
             r->done++;
@@ -363,6 +317,26 @@ static bool process_all(run_state *r)
 
 /* ------------------------------------------------------------------------ */
 
+/* Adds one input argument or listed path, keeping only the positions of
+ * this --shard; an entry that fails is reported by the shard it falls to. */
+static void add_input(run_state *r, const char *entry)
+{
+    char err[MESSAGE_CAP];
+    size_t before = r->inputs.count;
+    if (input_list_add(&r->inputs, entry, err, sizeof err)) {
+        input_list_filter(&r->inputs, before, shard_take, &r->shard);
+    } else if (shard_take(&r->shard)) {
+        report_failure(r, entry, err);
+        r->bad_entries++;
+    }
+}
+
+static bool add_listed_input(const char *path, void *user)
+{
+    add_input(user, path);
+    return true;
+}
+
 static int run_images(run_state *r)
 {
     const cli_options *o = r->opts;
@@ -385,12 +359,13 @@ static int run_images(run_state *r)
         return EXIT_FAILED;
     }
 
-    int64_t bad_arguments = 0;
-    for (int i = 0; i < o->num_inputs; i++) {
-        if (!input_list_add(&r->inputs, o->inputs[i], err, sizeof err)) {
-            report_failure(r, o->inputs[i], err);
-            bad_arguments++;
-        }
+    for (int i = 0; i < o->num_inputs; i++)
+        add_input(r, o->inputs[i]);
+    if (o->files_from != NULL && !files_from_read(o->files_from, add_listed_input, r, err,
+                                                  sizeof err)) {
+        if (err[0] != '\0')
+            fprintf(stderr, "cutout: --files-from %s: %s\n", o->files_from, err);
+        return EXIT_FAILED;
     }
     /* Frames go in name order, and each call's first follows the last one's. */
     if (o->temporal > 0.0 || o->skip_similar > 0.0) {
@@ -400,7 +375,7 @@ static int run_images(run_state *r)
             return EXIT_FAILED;
         }
     }
-    r->total = (int64_t)r->inputs.count + bad_arguments;
+    r->total = (int64_t)r->inputs.count + r->bad_entries;
     progress_start(&r->bar, r->total, r->total > 1 && !o->quiet && isatty(STDERR_FILENO));
     if (!plan_outputs(r) || !process_all(r)) {
         progress_clear(&r->bar);
@@ -463,6 +438,8 @@ int main(int argc, char **argv)
         memset(&r, 0, sizeof r);
         r.opts = &opts;
         r.ctx = ctx;
+        r.shard.index = opts.shard_index;
+        r.shard.count = opts.shard_count;
         install_sigint_handler();
         status = run_images(&r);
         free_plans(&r);

@@ -3,6 +3,8 @@
  */
 #include "options.h"
 
+#include "shard.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -53,6 +55,10 @@ void options_print_usage(FILE *to)
             "      --mask           also write <stem>_mask.png (8-bit gray alpha)\n"
             "      --mask-only      write only the mask, as <stem>.png\n"
             "      --overwrite      replace output files that already exist\n"
+            "      --files-from F   also read inputs from file F, one path per line\n"
+            "                       ('-': standard input)\n"
+            "      --shard I/N      process only the inputs at positions I, I+N, I+2N, ...\n"
+            "                       of the whole list (0 <= I < N): job I of N\n"
             "  -b, --batch-size N   images per forward pass, %s (default: %.0f)\n"
             "  -t, --threads N      CPU threads, 0..%d (default: 0 = all cores)\n"
             "  -q, --quiet          no progress bar and no summary (errors still print)\n"
@@ -188,6 +194,8 @@ typedef enum option_id {
     OPT_MASK_ONLY,
     OPT_OVERWRITE,
     OPT_QUIET,
+    OPT_FILES_FROM,
+    OPT_SHARD,
     OPT_PRECISION,
     OPT_QUALITY,
     OPT_RESOLUTION,
@@ -224,6 +232,8 @@ static const option_spec OPTIONS[] = {
     {"mask-only", 0, false, OPT_MASK_ONLY},
     {"overwrite", 0, false, OPT_OVERWRITE},
     {"quiet", 'q', false, OPT_QUIET},
+    {"files-from", 0, true, OPT_FILES_FROM},
+    {"shard", 0, true, OPT_SHARD},
     {"precision", 0, true, OPT_PRECISION},
     {"quality", 0, true, OPT_QUALITY},
     {"resolution", 0, true, OPT_RESOLUTION},
@@ -347,6 +357,13 @@ static bool apply(const option_spec *spec, const char *value, cli_options *o, ch
     case OPT_QUIET:
         o->quiet = true;
         return true;
+    case OPT_FILES_FROM:
+        if (value[0] == '\0')
+            return fail(err, err_cap, "--files-from: expected a file or '-', got ''");
+        o->files_from = value;
+        return true;
+    case OPT_SHARD:
+        return shard_parse(value, &o->shard_index, &o->shard_count, err, err_cap);
     case OPT_LIST_MODELS:
         o->list_models = true;
         return true;
@@ -418,7 +435,8 @@ bool options_want_advanced(const cli_options *o)
     return o->edge_option_given || o->bg_color != NULL || o->bg_image != NULL;
 }
 
-bool options_parse(int argc, char **argv, cli_options *out, char *err, size_t err_cap)
+bool options_parse_settings(int argc, char **argv, cli_options *out, char *err,
+                            size_t err_cap)
 {
     memset(out, 0, sizeof *out);
     out->output_dir = ".";
@@ -437,6 +455,8 @@ bool options_parse(int argc, char **argv, cli_options *out, char *err, size_t er
     out->crop_padding = (int64_t)spec_default(ADVANCED, "crop_padding");
     out->temporal = spec_default(ADVANCED, "temporal");
     out->skip_similar = spec_default(ADVANCED, "skip_similar");
+    out->shard_index = 0;
+    out->shard_count = 1;
 
     /* Inputs are gathered, in order, at the front of argv[1..]: every slot
      * before the current argument has already been read, so nothing is lost. */
@@ -457,7 +477,15 @@ bool options_parse(int argc, char **argv, cli_options *out, char *err, size_t er
     out->num_inputs = n_inputs;
     if (out->bg_color != NULL && out->bg_image != NULL)
         return fail(err, err_cap, "--bg-color and --bg-image: expected one background, got both");
-    if (n_inputs == 0 && !out->help && !out->version && !out->list_models)
+    return true;
+}
+
+bool options_parse(int argc, char **argv, cli_options *out, char *err, size_t err_cap)
+{
+    if (!options_parse_settings(argc, argv, out, err, err_cap))
+        return false;
+    if (out->num_inputs == 0 && out->files_from == NULL && !out->help && !out->version &&
+        !out->list_models)
         return fail(err, err_cap, "no input given (expected image files or directories)");
     return true;
 }

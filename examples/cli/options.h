@@ -21,6 +21,9 @@ typedef struct cli_options {
     bool mask_only;         /* --mask-only: write only the mask, as <stem>.png */
     bool overwrite;         /* --overwrite: replace existing outputs */
     bool quiet;             /* --quiet: no progress bar, no summary */
+    const char *files_from; /* --files-from FILE|-: more inputs, one per line (NULL: none) */
+    int64_t shard_index;    /* --shard I/N: only the inputs at positions I, I+N, ... */
+    int64_t shard_count;    /* (0 and 1 by default: every input) */
     /* Edge options: any of them runs the node
      * CutoutRemoveBackgroundAdvanced; --bg-* adds CutoutCompositeBackground. */
     const char *precision;  /* --precision auto|fp32|bf16|fp16; "auto" */
@@ -55,10 +58,16 @@ bool options_want_advanced(const cli_options *o);
  * "-oDIR" for short ones). Returns true on success, otherwise false with a
  * one-line message in err (capacity err_cap), e.g.
  * "--batch-size: expected an integer from 1 to 64, got '0'". Having no
- * input is an error unless --help, --version or --list-models is given.
+ * input (neither INPUT nor --files-from) is an error unless --help,
+ * --version or --list-models is given.
  * Allocates nothing: keeps pointers into argv, whose entries it reorders
  * so that the inputs come first (out->inputs points at them). */
 bool options_parse(int argc, char **argv, cli_options *out, char *err, size_t err_cap);
+
+/* options_parse without the check for inputs, for a caller that takes its
+ * inputs another way (the files session, cutout_files.h). */
+bool options_parse_settings(int argc, char **argv, cli_options *out, char *err,
+                            size_t err_cap);
 
 /* Prints the usage text (every option, one line each) to `to`. */
 void options_print_usage(FILE *to);

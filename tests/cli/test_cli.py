@@ -401,6 +401,124 @@ class TestFiles(CliTestCase):
         self.assertIn("not a directory", result.stderr)
 
 
+class TestFileLists(CliTestCase):
+    """--files-from FILE|- and --shard I/N."""
+
+    def make_images(self, count):
+        """`count` small crops of the example photos, PNG and JPEG; sorted paths."""
+        d = self.path("images")
+        os.makedirs(d)
+        names = sorted(n for n in os.listdir(PHOTOS) if n.endswith(".png"))
+        for k in range(count):
+            with Image.open(photo(names[k % len(names)])) as im:
+                crop = im.convert("RGB").crop((k * 13, k * 17, k * 13 + 50 + k, k * 17 + 40))
+            crop.save(os.path.join(d, f"im{k}" + (".jpg" if k % 3 == 2 else ".png")))
+        return sorted(os.path.join(d, n) for n in os.listdir(d))
+
+    def outputs(self, folder):
+        if not os.path.isdir(folder):
+            return {}
+        result = {}
+        for name in os.listdir(folder):
+            with open(os.path.join(folder, name), "rb") as f:
+                result[name] = f.read()
+        return result
+
+    def write_list(self, lines, name="list.txt"):
+        path = self.path(name)
+        with open(path, "wb") as f:
+            f.write(b"".join(line + b"\n" for line in lines))
+        return path
+
+    def test_a_list_reads_like_arguments(self):
+        images = self.make_images(5)
+        reference = self.path("reference")
+        result = run_cli("-q", "--mask", "-o", reference, *images)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        # Files and a directory, between empty lines; the list is read from
+        # a file, then from standard input.
+        listing = self.write_list([images[0].encode(), b"", os.path.dirname(images[0]).encode(),
+                                   b""])
+        from_file = run_cli("-q", "--mask", "-o", self.path("a"), "--files-from", listing)
+        self.assertEqual(from_file.returncode, 1, from_file.stderr)
+        lines = error_lines(from_file.stderr)
+        self.assertEqual(len(lines), 1, from_file.stderr)  # im0 is listed twice
+        self.assertIn("also the output of", lines[0])
+        self.assertEqual(self.outputs(self.path("a")), self.outputs(reference))
+        with open(self.write_list([p.encode() for p in images], "plain.txt"), "rb") as f:
+            from_stdin = subprocess.run([CLI, "--model", MODEL, "-q", "--mask", "-o",
+                                         self.path("b"), "--files-from", "-"], stdin=f,
+                                        capture_output=True, text=True, timeout=600)
+        self.assertEqual(from_stdin.returncode, 0, from_stdin.stderr)
+        self.assertEqual(self.outputs(self.path("b")), self.outputs(reference))
+
+    def test_bad_lists(self):
+        images = self.make_images(1)
+        missing = run_cli("-o", self.out, "--files-from", self.path("nope.txt"))
+        self.assertEqual(missing.returncode, 1)
+        self.assertEqual(error_lines(missing.stderr),
+                         [f"cutout: --files-from {self.path('nope.txt')}: cannot open: No such "
+                          f"file or directory"])
+        nul = self.write_list([images[0].encode(), b"a\0b"])
+        result = run_cli("-o", self.out, "--files-from", nul)
+        self.assertEqual(result.returncode, 1)
+        self.assertEqual(error_lines(result.stderr),
+                         [f"cutout: --files-from {nul}: line 2: holds a NUL byte (expected one "
+                          f"path per line)"])
+        self.assertEqual(self.outputs(self.out), {}, "an image ran from a list that failed")
+        absent = self.write_list([images[0].encode(), self.path("absent.png").encode()])
+        result = run_cli("-o", self.out, "--files-from", absent)
+        self.assertEqual(result.returncode, 1)
+        self.assertEqual(error_lines(result.stderr),
+                         [f"cutout: {self.path('absent.png')}: cannot open: No such file or "
+                          f"directory"])
+        self.assertEqual(sorted(self.outputs(self.out)), ["im0.png"])
+
+    def test_shards_split_the_list_exactly(self):
+        images = self.make_images(7)
+        reference = self.path("reference")
+        self.assertEqual(run_cli("-q", "-o", reference, *images).returncode, 0)
+        # A bad entry takes a position too, and one shard reports it.
+        listing = self.write_list([p.encode() for p in images[:3]] +
+                                  [self.path("absent.png").encode()] +
+                                  [p.encode() for p in images[3:]])
+        seen = {}
+        reported = 0
+        for index in range(3):
+            out = self.path(f"shard{index}")
+            result = run_cli("-q", "-o", out, "--files-from", listing, "--shard", f"{index}/3")
+            lines = error_lines(result.stderr)
+            reported += len(lines)
+            self.assertEqual(result.returncode, 1 if lines else 0, result.stderr)
+            produced = self.outputs(out)
+            positions = [k for k in range(8) if k % 3 == index and k != 3]
+            expected = {os.path.basename(([*images[:3], None, *images[3:]])[k])[:-4] + ".png"
+                        for k in positions}
+            self.assertEqual(set(produced), expected, f"shard {index}/3")
+            for name, data in produced.items():
+                self.assertNotIn(name, seen, f"{name} made by two shards")
+                seen[name] = data
+        self.assertEqual(reported, 1)
+        self.assertEqual(seen, self.outputs(reference))
+        # One shard of one is everything.
+        whole = run_cli("-q", "-o", self.path("whole"), "--shard", "0/1", *images)
+        self.assertEqual(whole.returncode, 0, whole.stderr)
+        self.assertEqual(self.outputs(self.path("whole")), self.outputs(reference))
+
+    def test_bad_shards_and_lists_are_usage_errors(self):
+        for value in ("3/3", "a/2", "1/0", "-1/2", "1/", "/2", "1/2/3", "2", "0/1000001"):
+            with self.subTest(shard=value):
+                r = subprocess.run([CLI, "--shard", value, "x.png"], capture_output=True,
+                                   text=True)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertEqual(r.stderr.splitlines(), [
+                    "cutout: --shard: expected I/N with 1 <= N <= 1000000 and 0 <= I < N "
+                    f"(e.g. 0/4), got '{value}'", "Try 'cutout --help'."])
+        r = subprocess.run([CLI, "--files-from="], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--files-from: expected a file or '-', got ''", r.stderr)
+
+
 class TestUsage(CliTestCase):
     def test_info_options_exit_0(self):
         version = subprocess.run([CLI, "--version"], capture_output=True, text=True)
@@ -409,7 +527,8 @@ class TestUsage(CliTestCase):
         usage = subprocess.run([CLI, "--help"], capture_output=True, text=True)
         self.assertEqual(usage.returncode, 0)
         for option in ("--output", "--model", "--mask", "--mask-only", "--overwrite",
-                       "--batch-size", "--threads", "--quiet", "--list-models", "--version"):
+                       "--batch-size", "--threads", "--quiet", "--list-models", "--version",
+                       "--files-from", "--shard"):
             self.assertIn(option, usage.stdout)
         models = subprocess.run([CLI, "--list-models"], capture_output=True, text=True)
         self.assertEqual(models.returncode, 0, models.stderr)
