@@ -14,11 +14,13 @@ alpha for RGBA photos. Bars per photo: fp32 IoU at 0.5 >= 0.98 and mean
 |alpha - reference| <= 0.01; the default precision IoU >= 0.90 and mean
 <= 0.06 (U-2-Netp moves that far under bf16 rounding, see
 benchmarks/RESULTS.md). Also checks that the matte is a matte: some pixels
->= 0.9 and some <= 0.1 on every photo.
+>= 0.9 and some <= 0.1 on every photo; and that tools/import-model
+recognises the fetched file as rembg's u2netp, with the same settings.
 Fails (never skips) when the model or the reference is missing.
 """
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -92,6 +94,25 @@ def main():
                 failures.append(f"{precision} {name}: no clear foreground and background in the matte")
     check(not failures, "; ".join(failures))
     print(f"u2netp end to end: {len(photos)} photos ok in fp32 and auto")
+    check_import_recognises(args.root, onnx_path, os.path.join(args.workdir, "imported"))
+
+
+def check_import_recognises(root, onnx_path, dest):
+    """tools/import-model on the fetched file: recognised as rembg's u2netp
+    by checksum, with the settings fetch-model's manifest entry gives it."""
+    command = [os.path.join(root, "tools", "import-model"), onnx_path, "--dir", dest, "--no-verify"]
+    proc = subprocess.run(command, capture_output=True, text=True)
+    check(proc.returncode == 0, f"{' '.join(command)} exited {proc.returncode}:\n{proc.stdout}{proc.stderr}")
+    with open(os.path.join(dest, "manifest.json")) as f:
+        imported = json.load(f)["models"]["u2netp"]
+    with open(os.path.join(root, "models", "manifest.json")) as f:
+        fetched = json.load(f)["models"]["u2netp"]["meta"]
+    check("rembg's u2netp" in imported["source"]["recognised_as"],
+          f"import-model did not recognise u2netp.onnx: {imported['source']['recognised_as']}")
+    for key in ("input_size", "mean", "std", "output", "fit"):
+        check(imported["meta"][key] == fetched[key],
+              f"import-model's {key} {imported['meta'][key]} differs from the manifest's {fetched[key]}")
+    print("import-model recognises u2netp.onnx with the manifest's settings")
 
 
 if __name__ == "__main__":
