@@ -25,7 +25,7 @@ import threading
 
 import torch
 
-from . import comfy_memory, cutout_library, model_folders
+from . import comfy_memory, cutout_library, model_folders, model_info
 from .cutout_library import (
     VALUE_BOOL,
     VALUE_FLOAT,
@@ -143,6 +143,16 @@ def _combo_choices(spec_input, contexts):
     return names
 
 
+def _models_tooltip(text, contexts):
+    """The spec's tooltip, then each installed model's licence and source."""
+    context = contexts.get("cpu")
+    lines = [text] if text else []
+    for name in context.model_names():
+        license, source = model_info.provenance(context.model_path(name))
+        lines.append(f"{name}: {license}" + (f", {source}" if source else ""))
+    return "\n".join(lines)
+
+
 def input_types(node_spec, contexts):
     """ComfyUI's INPUT_TYPES dict for a node spec."""
     result = {"required": {}, "optional": {}}
@@ -150,7 +160,10 @@ def input_types(node_spec, contexts):
         kind = spec_input["type"]
         comfy_type = _combo_choices(spec_input, contexts) if kind == "COMBO" else kind
         group = "required" if spec_input["required"] else "optional"
-        result[group][spec_input["name"]] = (comfy_type, _input_options(spec_input))
+        options = _input_options(spec_input)
+        if spec_input.get("options_from") == "models":
+            options["tooltip"] = _models_tooltip(options.get("tooltip", ""), contexts)
+        result[group][spec_input["name"]] = (comfy_type, options)
     if not result["optional"]:
         del result["optional"]
     return result

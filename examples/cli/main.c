@@ -23,6 +23,7 @@
 #include "image_io.h"
 #include "image_outputs.h"
 #include "input_list.h"
+#include "model_provenance.h"
 #include "options.h"
 #include "output_files.h"
 #include "progress.h"
@@ -110,8 +111,15 @@ static int print_version(void)
 static int list_models(cutout_context *ctx)
 {
     int64_t n = cutout_context_model_count(ctx);
-    for (int64_t i = 0; i < n; i++)
-        printf("%s\n", cutout_context_model_name(ctx, i));
+    if (n > 0) printf("%-20s %-14s %-56s %s\n", "model", "licence", "source", "file");
+    for (int64_t i = 0; i < n; i++) {
+        const char *name = cutout_context_model_name(ctx, i);
+        char path[4096], license[64], source[512];
+        if (cutout_context_model_path(ctx, name, path, sizeof path) != CUTOUT_OK) path[0] = '\0';
+        if (!model_provenance(path, name, license, sizeof license, source, sizeof source))
+            snprintf(source, sizeof source, "(not in the folder's manifest.json)");
+        printf("%-20s %-14s %-56s %s\n", name, license[0] ? license : "unknown", source, path);
+    }
     if (n == 0) {
         char path[4096];
         printf("no models installed\n");

@@ -534,6 +534,23 @@ class TestUsage(CliTestCase):
         self.assertEqual(models.returncode, 0, models.stderr)
         self.assertIn("tiny", models.stdout.split())
 
+    def test_list_models_shows_licence_and_source_from_the_manifest(self):
+        folder = self.path("models")
+        os.makedirs(folder)
+        source = os.path.join(os.environ["CUTOUT_MODEL_PATH"], f"{MODEL}.pt")
+        for name in ("listed", "unlisted"):
+            shutil.copy(source, os.path.join(folder, f"{name}.pt"))
+        with open(os.path.join(folder, "manifest.json"), "w") as f:
+            f.write('{"format": 1, "models": {"listed": {"file": "listed.pt", "meta": '
+                    '{"license": "Apache-2.0", "source": "npm example-package@1.0.0 dist/listed.onnx"}}}}')
+        env = dict(os.environ, CUTOUT_MODEL_PATH=folder)
+        result = subprocess.run([CLI, "--list-models"], capture_output=True, text=True, env=env)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        rows = {line.split()[0]: line for line in result.stdout.splitlines()}
+        self.assertRegex(rows["listed"], r"^listed +Apache-2\.0 +npm example-package@1\.0\.0 dist/listed\.onnx +"
+                         + re.escape(os.path.join(folder, "listed.pt")) + "$")
+        self.assertRegex(rows["unlisted"], r"^unlisted +unknown +\(not in the folder's manifest\.json\) ")
+
     def test_bad_usage_exits_2_with_one_line_and_a_pointer_to_the_help(self):
         cases = {
             ("--bogus", "x.png"): "unknown option '--bogus'",

@@ -17,7 +17,7 @@ import time
 import numpy as np
 from PIL import Image
 
-FETCH_HINT = "run tools/fetch-model --with-reference (from the repository root)"
+FETCH_HINT = "run tools/fetch-model --all --with-reference (from the repository root)"
 MODEL_SIZE = 1024
 
 
@@ -39,6 +39,11 @@ class Paths:
         self.onnx_fp32 = os.path.join(self.root, "models", "isnet_fp32.onnx")
         self.ort_script = os.path.join(self.root, "tools", "ort_reference.mjs")
         self.ort_package = os.path.join(self.root, "tools", "node_modules", "onnxruntime-node")
+
+    def model_files(self, name):
+        """(NAME.pt, NAME.onnx) in the repository's models/."""
+        models = os.path.join(self.root, "models")
+        return os.path.join(models, f"{name}.pt"), os.path.join(models, f"{name}.onnx")
 
     def require(self, *paths):
         """Fails (never skips) when a fetched file is missing."""

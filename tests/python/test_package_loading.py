@@ -3,6 +3,7 @@ the library's embedded nodes.json, models found through folder_paths."""
 
 import json
 import shutil
+import zipfile
 
 import pytest
 
@@ -70,7 +71,11 @@ def test_input_types_match_nodes_json(stub_package):
                 assert comfy_type == spec_input["type"]
             for key in ("default", "min", "max", "step", "tooltip"):
                 if key in spec_input:
-                    assert options[key] == spec_input[key], (spec_input["name"], key)
+                    if key == "tooltip" and spec_input.get("options_from") == "models":
+                        # then one line per installed model: see the provenance test
+                        assert options[key].split("\n")[0] == spec_input[key]
+                    else:
+                        assert options[key] == spec_input[key], (spec_input["name"], key)
 
 
 def test_model_folder_is_registered_and_listed(stub_package, comfy_root):
@@ -78,6 +83,21 @@ def test_model_folder_is_registered_and_listed(stub_package, comfy_root):
     assert folder_paths.get_filename_list("cutout") == ["stub.pt", "tiny.pt"]
     choices = harness.node_class(stub_package).INPUT_TYPES()["required"]["model"][0]
     assert "stub" in choices and "tiny" in choices
+
+
+def test_model_tooltip_shows_each_models_licence_and_source(stub_package, comfy_root):
+    # A model file's own metadata, inside its TorchScript zip archive.
+    listed = comfy_root / "models" / "cutout" / "provenance.pt"
+    meta = {"license": "Apache-2.0", "source": "npm example-package@1.0.0 dist/model.onnx"}
+    with zipfile.ZipFile(listed, "w") as archive:
+        archive.writestr("provenance/extra/cutout_meta.json", json.dumps(meta))
+    try:
+        tooltip = harness.node_class(stub_package).INPUT_TYPES()["required"]["model"][1]["tooltip"]
+        lines = tooltip.split("\n")
+        assert "provenance: Apache-2.0, npm example-package@1.0.0 dist/model.onnx" in lines
+        assert "stub: unknown" in lines  # a file without metadata
+    finally:
+        listed.unlink()
 
 
 def test_extra_model_paths_are_honoured(stub_library_path, comfy_root, tmp_path):
