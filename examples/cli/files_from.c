@@ -2,22 +2,13 @@
  * files_from.c - see files_from.h.
  */
 #include "files_from.h"
+#include "message.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
-
-static bool fail(char *err, size_t err_cap, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_cap, fmt, ap);
-    va_end(ap);
-    return false;
-}
 
 bool files_from_read(const char *source, files_from_fn add, void *user, char *err,
                      size_t err_cap)

@@ -2,10 +2,10 @@
  * input_list.c - collecting input files; see input_list.h.
  */
 #include "input_list.h"
+#include "message.h"
 
 #include <dirent.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,15 +13,6 @@
 #include <sys/stat.h>
 
 #include "size_math.h"
-
-static bool fail(char *err, size_t err_cap, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_cap, fmt, ap);
-    va_end(ap);
-    return false;
-}
 
 static char *copy_string(const char *s)
 {

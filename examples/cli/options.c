@@ -2,11 +2,11 @@
  * options.c - a small, explicit argument parser for the cutout command.
  */
 #include "options.h"
+#include "message.h"
 
 #include "shard.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,15 +108,6 @@ void options_print_usage(FILE *to)
             node_spec_choices(ADVANCED, "edge_refinement", refines, sizeof refines),
             node_spec_default_string(ADVANCED, "edge_refinement", ""), temporal.min, temporal.max,
             skip.min, skip.max);
-}
-
-static bool fail(char *err, size_t err_cap, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_cap, fmt, ap);
-    va_end(ap);
-    return false;
 }
 
 /* A whole decimal integer in [lo, hi]. */

@@ -2,23 +2,14 @@
  * output_files.c - see output_files.h.
  */
 #include "output_files.h"
+#include "message.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static bool fail(char *err, size_t err_cap, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_cap, fmt, ap);
-    va_end(ap);
-    return false;
-}
 
 bool output_dir_prepare(const char *dir, char *err, size_t err_cap)
 {

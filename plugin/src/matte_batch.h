@@ -6,6 +6,16 @@
 
 #include "nodes.h"
 
+/* The inputs matte_batch_run reads, first in both Remove Background
+ * nodes' tables (nodes.h). */
+#define MATTE_BATCH_INPUTS                              \
+    NODE_TENSOR("image", SPEC_IMAGE),                   \
+    NODE_TENSOR("mask", SPEC_MASK),                     \
+    NODE_INT("batch_size", 1, INT64_MAX, 1),            \
+    NODE_MODELS("model"),                               \
+    NODE_COMBO("precision", node_precision_choices),    \
+    NODE_COMBO("quality", node_quality_choices)
+
 /* How a Remove Background node predicts and finishes its mattes. */
 typedef struct matte_steps {
     cutout_shim_predict_params predict;      /* quality is read from the inputs */

@@ -6,12 +6,7 @@
 #include "matte_batch.h"
 
 const node_input node_remove_background_inputs[] = {
-    NODE_TENSOR("image", SPEC_IMAGE),
-    NODE_TENSOR("mask", SPEC_MASK),
-    NODE_INT("batch_size", 1, INT64_MAX, 1),
-    NODE_MODELS("model"),
-    NODE_COMBO("precision", node_precision_choices),
-    NODE_COMBO("quality", node_quality_choices),
+    MATTE_BATCH_INPUTS,
     NODE_END,
 };
 

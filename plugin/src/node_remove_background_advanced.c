@@ -75,12 +75,7 @@ static const node_choice output_choices[] = {{"RGBA", CUTOUT_SHIM_OUTPUT_RGBA},
                                              {NULL, 0}};
 
 const node_input node_remove_background_advanced_inputs[] = {
-    NODE_TENSOR("image", SPEC_IMAGE),
-    NODE_TENSOR("mask", SPEC_MASK),
-    NODE_INT("batch_size", 1, INT64_MAX, 1),
-    NODE_MODELS("model"),
-    NODE_COMBO("precision", node_precision_choices),
-    NODE_COMBO("quality", node_quality_choices),
+    MATTE_BATCH_INPUTS,
     NODE_SIZE("process_resolution", CUTOUT_SHIM_PROCESS_SIZE_MIN, CUTOUT_SHIM_PROCESS_SIZE_MAX),
     NODE_COMBO("fit", fit_choices),
     NODE_FLOAT("threshold", 0.0, 1.0),
