@@ -7,6 +7,8 @@
  * listed path that fails takes the next position. N jobs given the same
  * inputs therefore split them with no entry done twice and none left out,
  * and each failing entry is reported by exactly one of them.
+ *
+ * Threading: no global state; a shard is used by one thread at a time.
  */
 #ifndef CUTOUT_CLI_SHARD_H
 #define CUTOUT_CLI_SHARD_H

@@ -464,6 +464,10 @@ class TestUsage(unittest.TestCase):
                       self.usage_error(*local, photo, "--", "--fit", "square"))
         self.assertIn("INPUT 'x.png': a session takes its images one at a time",
                       self.usage_error(*local, photo, "--", "--model", "tiny", "x.png"))
+        self.assertIn("-o: workers that may run elsewhere write it, so expected an absolute "
+                      "folder, got 'out'",
+                      self.usage_error("--scheduler", "tcp://127.0.0.1:1", "--manifest",
+                                       "MANIFEST", photo, "--", "--model", "tiny", "-o", "out"))
 
 
 if __name__ == "__main__":

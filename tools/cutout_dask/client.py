@@ -371,6 +371,12 @@ def _main(args, options):
               file=sys.stderr)
         return EXIT_USAGE
     with session:
+        folder = os.path.dirname(next(n for n in session.output_names("x.png") if n))
+        if not os.path.isabs(folder) and args.local_workers is None:
+            print(f"{PROGRAM}: cutout options: -o: workers that may run elsewhere write it, so "
+                  f"expected an absolute folder, got '{folder}'\nTry '{PROGRAM} --help'.",
+                  file=sys.stderr)
+            return EXIT_USAGE
         try:
             manifest = Manifest(args.manifest, options)
         except ManifestError as exc:
@@ -380,6 +386,9 @@ def _main(args, options):
             entries = list(args.inputs)
             if args.files_from is not None:
                 entries += read_list(args.files_from)
+            # Workers open the paths in their own working folder: send them
+            # whole (joined, not normalised, so that a/../b stays a/../b).
+            entries = [os.path.join(os.getcwd(), e) for e in entries]
             plan = make_plan(library, session, entries, manifest.done)
         except PlanError as exc:
             print(f"{PROGRAM}: {exc}", file=sys.stderr)
