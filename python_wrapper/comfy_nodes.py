@@ -148,7 +148,10 @@ def _models_tooltip(text, contexts):
     context = contexts.get("cpu")
     lines = [text] if text else []
     for name in context.model_names():
-        license, source = model_info.provenance(context.model_path(name))
+        try:
+            license, source = model_info.provenance(context.model_path(name))
+        except cutout_library.CutoutModelNotFound:  # removed since the folder scan
+            continue
         lines.append(f"{name}: {license}" + (f", {source}" if source else ""))
     return "\n".join(lines)
 

@@ -174,6 +174,29 @@ class ImportModelTest(unittest.TestCase):
         self.assert_refused(self.run_tool(legacy), "not a plain weights file")
         self.assertFalse(os.path.exists(marker))
 
+    def test_a_torchscript_file_is_not_loaded(self):
+        # torch.load would hand it to torch.jit.load, which runs its code.
+        path = os.path.join(self.tmp, "model.pt")
+        torch.jit.save(torch.jit.script(torch.nn.ReLU()), path)
+        self.assert_refused(self.run_tool(path), "a TorchScript archive, not a weights file")
+
+    def test_external_data_only_from_the_models_folder(self):
+        model = onnx.load(image_model(os.path.join(self.tmp, "inline.onnx"), 32))
+        onnx.save_model(model, os.path.join(self.tmp, "split.onnx"), save_as_external_data=True,
+                        all_tensors_to_one_file=True, location="split.weights", size_threshold=0)
+        result = self.run_tool(os.path.join(self.tmp, "split.onnx"), "--mean", "0", "0", "0", "--std", "1", "1", "1")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertLessEqual(self.imported("split")[2]["verification"]["max_abs_difference"], 1e-5)
+        shutil.rmtree(self.dest)
+        escaping = onnx.load(os.path.join(self.tmp, "split.onnx"), load_external_data=False)
+        for tensor in escaping.graph.initializer:
+            for entry in tensor.external_data:
+                if entry.key == "location":
+                    entry.value = "../outside.weights"
+        onnx.save(escaping, os.path.join(self.tmp, "escaping.onnx"))
+        self.assert_refused(self.run_tool(os.path.join(self.tmp, "escaping.onnx")),
+                            "keeps its data in '../outside.weights'; expected a file next to the model")
+
     def test_files_that_are_no_model(self):
         junk = os.path.join(self.tmp, "junk.onnx")
         with open(junk, "wb") as f:

@@ -13,6 +13,7 @@ import tempfile
 
 import onnx
 import torch
+from onnx import external_data_helper
 
 from . import onnx_ops_math, onnx_ops_nn, onnx_ops_resize, onnx_ops_tensor
 from .onnx_emitter import Emitter, module_source
@@ -40,14 +41,28 @@ KIND_LINES = {
 
 
 def load_onnx(path):
-    """Reads an ONNX file as data (onnx.load, external data from its folder).
-    Raises ConversionError for a file that is not an ONNX model."""
+    """Reads an ONNX file as data (onnx.load); weights stored beside it
+    (external data) only from files in its own folder. Raises
+    ConversionError for a file that is not an ONNX model or names external
+    data elsewhere."""
     try:
-        model = onnx.load(path)
+        model = onnx.load(path, load_external_data=False)
     except Exception as e:  # protobuf and onnx raise several types for a bad file
         raise ConversionError(f"{path}: not a readable ONNX model ({e})")
     if not model.graph.node:
         raise ConversionError(f"{path}: not an ONNX model (no graph nodes)")
+    external = [t for t in external_data_helper._get_all_tensors(model)
+                if external_data_helper.uses_external_data(t)]
+    for tensor in external:
+        location = next((e.value for e in tensor.external_data if e.key == "location"), "")
+        if not location or os.path.isabs(location) or ".." in location.replace("\\", "/").split("/"):
+            raise ConversionError(f"{path}: tensor '{tensor.name}' keeps its data in {location!r}; expected a "
+                                  f"file next to the model")
+    if external:
+        try:
+            external_data_helper.load_external_data_for_model(model, os.path.dirname(os.path.abspath(path)))
+        except OSError as e:
+            raise ConversionError(f"{path}: cannot read its external data ({e})")
     return model
 
 

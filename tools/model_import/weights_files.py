@@ -12,6 +12,7 @@ BiRefNet-family network (official names: a Swin backbone under "bb.", a
 import json
 import os
 import struct
+import zipfile
 
 SAFETENSORS_HEADER_LIMIT = 100 * 1024 * 1024
 BIREFNET_PREFIXES = ("bb.", "decoder.", "squeeze_module.")
@@ -60,11 +61,24 @@ def state_dict_of(loaded):
     return {k: v for k, v in loaded.items() if isinstance(k, str) and isinstance(v, torch.Tensor)}
 
 
+def is_torchscript_archive(path):
+    """True for a TorchScript zip: torch.load hands those to torch.jit.load
+    (libtorch 1.13 even with weights_only=True), which runs their code."""
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any(n.endswith("/constants.pkl") or "/code/" in n for n in archive.namelist())
+
+
 def pth_names(path):
     """(parameter names, dtype and shape of each) of a .pth file. Raises
-    WeightsFileError when torch.load(weights_only=True) refuses it."""
+    WeightsFileError for a TorchScript archive and when
+    torch.load(weights_only=True) refuses the file."""
     import torch
 
+    if is_torchscript_archive(path):
+        raise WeightsFileError(f"{path}: a TorchScript archive, not a weights file; import-model does not load "
+                               f"it (a cutout model, with cutout_meta.json inside, goes into models/ as it is)")
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # the unpickler raises several types for what it refuses
