@@ -96,6 +96,12 @@ def elementwise_cases():
     yield Case("Clip_runtime_min", [n("Clip", ["x", "lo"], ["y"])], {"x": x, "lo": np.array(-0.2, np.float32)},
                ["y"], opset=13)
     yield single("Clip", {"x": x}, opset=6, min=-1.0, max=0.5)
+    # Integer clipping as the deformable-convolution exporter of BiRefNet writes it.
+    yield Case("Clip_int", [n("Clip", ["x", "lo", "hi"], ["y"])], {"x": i64(-3, 0, 4, 9, 12)}, [("y", I64)],
+               {"lo": np.array(0, np.int64), "hi": np.array(8, np.int64)}, opset=12)
+    yield Case("Clip_int_runtime", [n("Clip", ["x", "lo", "hi"], ["y"])],
+               {"x": i64(-3, 0, 4, 9, 12), "lo": np.array(1, np.int64), "hi": np.array(5, np.int64)},
+               [("y", I64)], opset=12)
     yield Case("Where", [n("Where", ["c", "a", "b"], ["y"])],
                {"c": x > 0, "a": x, "b": f32(4, 5)}, ["y"])
     for op in ("Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual"):
@@ -203,6 +209,10 @@ def tensor_cases():
     yield single("GatherND", {"x": x}, {"i": np.array([[0, 1], [1, -1]], np.int64)})
     yield single("GatherND", {"x": x}, {"i": np.array([[[1, 2], [0, 3]], [[2, 0], [1, 1]]], np.int64)},
                  batch_dims=1)
+    # The deformable-convolution exporter's gather: batch and group dims, (y, x) pairs.
+    yield single("GatherND", {"x": f32(2, 3, 6, 7, 4)},
+                 {"i": np.stack([rng.integers(0, 6, (2, 3, 10)), rng.integers(0, 7, (2, 3, 10))], -1)},
+                 opset=12, batch_dims=2)
     yield single("ScatterND", {"x": x}, {"i": np.array([[1, 0], [0, 2]], np.int64), "u": f32(2, 4, 5)})
     yield single("ScatterElements", {"x": x}, {"i": np.array([[[[1, 0, 3, 2, 0]]]], np.int64),
                                                "u": f32(1, 1, 1, 5)}, axis=2)

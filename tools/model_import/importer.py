@@ -201,7 +201,12 @@ def import_model(src, dest_dir, name=None, license=None, mean=None, std=None, si
     else:
         entry["verification"] = {"skipped": "not asked for"}
     os.makedirs(dest_dir, exist_ok=True)
+    manifest = os.path.join(dest_dir, "manifest.json")
+    try:
+        models_manifest.load(manifest)  # refuse a broken manifest before writing the model
+    except ValueError as e:
+        raise ImportFailure(str(e))
     save(module, meta, os.path.join(dest_dir, entry["file"]))
-    models_manifest.register(os.path.join(dest_dir, "manifest.json"), name, entry)
+    models_manifest.register(manifest, name, entry)
     report(1.0, f"{count} ops -> {os.path.join(dest_dir, entry['file'])}")
     return entry

@@ -29,7 +29,9 @@ def load(path):
 
 
 def register(path, name, entry):
-    """Adds or replaces models[name] and writes the file atomically."""
+    """Adds or replaces models[name] and writes the file atomically.
+    Raises ValueError for a file that is not a manifest, OSError when it
+    cannot be written."""
     document = load(path)
     document["models"][name] = entry
     tmp = path + ".tmp"

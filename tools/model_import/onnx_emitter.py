@@ -242,7 +242,9 @@ class Emitter:
         return True
 
     def convert(self, outputs):
-        """Emits every node `outputs` need; returns their expressions."""
+        """Emits every node `outputs` need; returns their expressions.
+        Raises ConversionError naming every unsupported op, or the first
+        node whose attributes or constant inputs cannot be translated."""
         nodes = self.order(outputs)
         self.check_supported(nodes)
         for node in nodes:
