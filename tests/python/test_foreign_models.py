@@ -10,9 +10,12 @@ output, stretch fit). On a 320 x 320 photo the library resizes nothing, so
 the expected matte is computed here from the graph's own weights.
 """
 
+import importlib.util
 import json
 import os
 import struct
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -50,7 +53,8 @@ def u2net_like_onnx(path, seed):
     model.ir_version = 8
     path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(path))
-    return torch.from_numpy(numpy_helper.to_array(inits[0])), torch.from_numpy(numpy_helper.to_array(inits[1]))
+    return (torch.from_numpy(numpy_helper.to_array(inits[0]).copy()),
+            torch.from_numpy(numpy_helper.to_array(inits[1]).copy()))
 
 
 def expected_matte(image, weight, bias):
@@ -365,7 +369,7 @@ def test_two_imports_of_one_file_at_once_convert_it_once(stub_library_path, comf
 def test_missing_python_package_is_named_and_not_recorded(stub_library_path, comfy_models, monkeypatch):
     u2net_like_onnx(comfy_models / "rembg" / "u2net.onnx", 51)
     package = harness.load_package(stub_library_path)  # a fresh copy: the tools are not loaded yet
-    monkeypatch.setitem(__import__("sys").modules, "onnx", None)  # what "import onnx" sees without it
+    monkeypatch.setitem(sys.modules, "onnx", None)  # what "import onnx" sees without it
     import_cache = harness.submodule(package, "import_cache")
     with pytest.raises(import_cache.ImportUnavailable) as unavailable:
         run(package, "rembg/u2net.onnx")
@@ -385,3 +389,38 @@ def test_a_file_gone_since_the_listing_names_the_folders(stub_library_path, comf
         run(package, "BiRefNet/BiRefNet.pth")
     assert "BiRefNet/BiRefNet.pth is no longer there" in str(gone.value)
     assert str(comfy_models / "BiRefNet") in str(gone.value)
+
+
+WAIT_IN_ANOTHER_PROCESS = r"""
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("file_lock", sys.argv[1])
+file_lock = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(file_lock)
+polls = []
+
+def give_up():
+    polls.append(1)
+    if len(polls) == int(sys.argv[3]):
+        raise SystemExit("gave up after %d polls" % len(polls))
+
+with file_lock.FileLock(sys.argv[2], while_waiting=give_up):
+    print("locked after %d polls" % len(polls))
+"""
+
+
+def test_the_entry_lock_holds_against_another_process(tmp_path):
+    lock_module = harness.REPOSITORY_DIR / "python_wrapper" / "file_lock.py"
+    spec = importlib.util.spec_from_file_location("file_lock_here", lock_module)
+    file_lock = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(file_lock)
+    lock_path = tmp_path / "entry.lock"
+
+    def other_process():
+        return subprocess.run([sys.executable, "-c", WAIT_IN_ANOTHER_PROCESS, str(lock_module), str(lock_path), "3"],
+                              capture_output=True, text=True)
+
+    with file_lock.FileLock(str(lock_path)):
+        waiting = other_process()
+    assert waiting.returncode == 1 and "gave up after 3 polls" in waiting.stderr
+    free = other_process()
+    assert free.returncode == 0 and free.stdout.strip() == "locked after 0 polls", free.stderr
