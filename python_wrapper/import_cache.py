@@ -65,9 +65,10 @@ class ImportRefused(RuntimeError):
 
 
 class ImportUnavailable(RuntimeError):
-    """A file could not be imported for a reason that is not the file's own
-    (missing tools or Python packages, an unreadable source, a full disk);
-    nothing is recorded, so the next run tries again."""
+    """A file could not be imported and the importer did not refuse it
+    (missing tools or Python packages, an unreadable source, a full disk,
+    a crash inside the converter); nothing is recorded, so the next run
+    tries again."""
 
 
 # --------------------------------------------------------------------------
@@ -199,7 +200,7 @@ def describe(foreign):
             return "refused by an older importer: tried again on next use"
         return "refused when imported (choose it to see why)"
     license = ((record.get("entry") or {}).get("license") or {}).get("weights", "unknown")
-    return f"imported, {license}"
+    return f"imported, licence {license}"
 
 
 # --------------------------------------------------------------------------
@@ -255,12 +256,18 @@ def _import(foreign, stat, name, directory, work, progress, check_cancel):
     except model_import_tools.ToolsUnavailable as error:
         raise ImportUnavailable(f"model {foreign.label}: cannot be imported: {error}") from None
 
+    stopped = []  # what the host's callbacks raised (a Cancel), which passes through unchanged
+
     def report(fraction, message):
         log.info("cutout: importing %s: [%3.0f%%] %s", foreign.label, fraction * 100, message)
-        if progress is not None:
-            progress(fraction, message)
-        if check_cancel is not None:
-            check_cancel()
+        try:
+            if progress is not None:
+                progress(fraction, message)
+            if check_cancel is not None:
+                check_cancel()
+        except BaseException as error:
+            stopped.append(error)
+            raise
 
     verify = verify_available()
     record = {"format": RECORD_FORMAT,
@@ -284,9 +291,17 @@ def _import(foreign, stat, name, directory, work, progress, check_cancel):
                 os.remove(model_path)  # the model of the file as it was before
             log.warning("cutout: %s", _refusal_message(foreign, failure))
             raise ImportRefused(_refusal_message(foreign, failure)) from None
+        except OSError:
+            raise
+        except Exception as error:  # noqa: BLE001 - a converter crash, named with the file
+            if stopped and error is stopped[-1]:
+                raise
+            raise ImportUnavailable(f"model {foreign.label}: importing {foreign.path} failed "
+                                    f"({type(error).__name__}: {error})") from error
         produced = os.path.join(scratch, entry["file"])
         if not verify:
-            entry["verification"] = {"skipped": "onnxruntime-node is not installed in the cutout folder"}
+            entry["verification"] = {"skipped": "no onnxruntime-node (tools/fetch-model --with-reference) "
+                                                 "or no node on PATH"}
         record.update(status="imported", entry=entry,
                       model={"file": name + ".pt", "size": os.path.getsize(produced),
                              "sha256": file_sha256(produced)})

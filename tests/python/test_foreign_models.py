@@ -227,7 +227,7 @@ def test_first_use_imports_then_reuses_then_reimports_a_changed_file(real_librar
     # The cache entry is not offered as a model of its own.
     choices, options = model_choices(package)
     assert record_path.stem not in choices and "rembg/u2net.onnx" in choices
-    assert "rembg/u2net.onnx: imported, unknown" in options["tooltip"]
+    assert "rembg/u2net.onnx: imported, licence unknown" in options["tooltip"]
 
     # Second use: nothing imported, the entry untouched.
     before = (stamp(record_path), stamp(model_path))
@@ -377,6 +377,26 @@ def test_missing_python_package_is_named_and_not_recorded(stub_library_path, com
     assert "needs the Python package 'onnx'" in str(unavailable.value)
     assert "pip install onnx" in str(unavailable.value)
     assert cache_files(comfy_models) == []
+
+
+def test_a_converter_crash_names_the_file_and_is_not_recorded(stub_library_path, comfy_models, monkeypatch):
+    source = comfy_models / "rembg" / "u2net.onnx"
+    u2net_like_onnx(source, 61)
+    package = harness.load_package(stub_library_path)
+    importer = harness.submodule(package, "model_import_tools").module("importer")
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("out of ideas")
+
+    monkeypatch.setattr(importer, "convert_image_model", crash)
+    import_cache = harness.submodule(package, "import_cache")
+    with pytest.raises(import_cache.ImportUnavailable) as crashed:
+        run(package, "rembg/u2net.onnx")
+    assert str(crashed.value) == (f"model rembg/u2net.onnx: importing {source} failed "
+                                  f"(RuntimeError: out of ideas)")
+    assert cache_files(comfy_models) == []
+    work = comfy_models / "cutout" / "imported" / ".work"
+    assert [p.name for p in work.iterdir() if p.is_dir()] == []
 
 
 def test_a_file_gone_since_the_listing_names_the_folders(stub_library_path, comfy_models):
