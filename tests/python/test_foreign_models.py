@@ -82,7 +82,7 @@ def other_network_pth(path):
 
 @pytest.fixture
 def comfy_models(tmp_path):
-    """A ComfyUI models/ folder of its own (the session's is shared), with
+    """A ComfyUI models/ folder of its own (comfy_root is shared by all tests), with
     the stub and tiny models in models/cutout/."""
     models = tmp_path / "ComfyUI" / "models"
     folder_paths.reset(models)
