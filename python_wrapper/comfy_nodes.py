@@ -15,6 +15,10 @@ is written twice. Each class's FUNCTION runs the node through the library:
   raises comfy.model_management.InterruptProcessingException.
 - Library errors become ValueError (bad input) or RuntimeError (the rest)
   carrying the library's message.
+- A model chosen from another pack's folder (foreign_models) is imported
+  into the cache first when needed (import_cache), with its own progress
+  bar; a refused file raises import_cache.ImportRefused (a RuntimeError)
+  naming the file and why.
 
 Threading: node functions may run on any thread; the context cache is locked.
 """
@@ -25,7 +29,7 @@ import threading
 
 import torch
 
-from . import comfy_memory, cutout_library, model_folders, model_info
+from . import comfy_memory, cutout_library, foreign_models, import_cache, model_folders, model_info
 from .cutout_library import (
     VALUE_BOOL,
     VALUE_FLOAT,
@@ -130,29 +134,48 @@ def _input_options(spec_input):
     return options
 
 
+def _library_models(context):
+    """(name, path) of the models the library finds, in its order, without
+    the entries of the import cache (they are listed by their source's label)."""
+    cache = import_cache.cache_dir()
+    cache = os.path.normcase(os.path.abspath(cache)) if cache else None
+    models = []
+    for name in context.model_names():
+        try:
+            path = context.model_path(name)
+        except cutout_library.CutoutModelNotFound:  # removed since the folder scan
+            continue
+        if cache is None or os.path.normcase(os.path.dirname(os.path.abspath(path))) != cache:
+            models.append((name, path))
+    return models
+
+
 def _combo_choices(spec_input, contexts):
     if "options" in spec_input:
         return list(spec_input["options"])
-    # options_from "models": what the library finds in the model folders.
-    names = contexts.get("cpu").model_names()
+    # options_from "models": what the library finds in the model folders,
+    # then the files of other packs' folders, imported on first use.
+    names = [name for name, _ in _library_models(contexts.get("cpu"))]
     default = spec_input.get("default")
     if default is not None and default not in names:
         # Listed so the default still validates; running it says where the
         # file goes and which command fetches it.
         names = [default] + names
-    return names
+    return names + [model.label for model in foreign_models.list_models()]
 
 
 def _models_tooltip(text, contexts):
-    """The spec's tooltip, then each installed model's licence and source."""
-    context = contexts.get("cpu")
+    """The spec's tooltip, then each installed model's licence and source,
+    then each file of other packs' folders with the state of its import."""
     lines = [text] if text else []
-    for name in context.model_names():
-        try:
-            license, source = model_info.provenance(context.model_path(name))
-        except cutout_library.CutoutModelNotFound:  # removed since the folder scan
-            continue
+    for name, path in _library_models(contexts.get("cpu")):
+        license, source = model_info.provenance(path)
         lines.append(f"{name}: {license}" + (f", {source}" if source else ""))
+    foreign = foreign_models.list_models()
+    if foreign:
+        lines.append("Files of other packs' model folders are imported on first use into "
+                     "models/cutout/imported/ (once; again when the file changes):")
+        lines.extend(f"{model.label}: {import_cache.describe(model)}" for model in foreign)
     return "\n".join(lines)
 
 
@@ -228,6 +251,7 @@ def run_node(node_spec, contexts, kwargs):
     """Runs a node spec on ComfyUI's keyword arguments; returns the output tuple."""
     comfy_utils = _comfy_module("comfy.utils")
     model_management = _comfy_module("comfy.model_management")
+    kwargs = _import_chosen_model(node_spec, kwargs, comfy_utils, model_management)
 
     image_inputs = [i for i in node_spec["inputs"] if i["type"] == "IMAGE"]
     first_image = kwargs.get(image_inputs[0]["name"]) if image_inputs else None
@@ -277,6 +301,37 @@ def run_node(node_spec, contexts, kwargs):
     if reference is not None and reference.is_floating_point():
         outputs = [out.to(reference.dtype) if out.is_floating_point() else out for out in outputs]
     return tuple(outputs)
+
+
+def _import_chosen_model(node_spec, kwargs, comfy_utils, model_management):
+    """kwargs with a chosen file of another pack's folder replaced by the
+    name of its imported model (imported now when needed, with its own
+    progress bar); kwargs unchanged for a library model."""
+    model_inputs = [i["name"] for i in node_spec["inputs"] if i.get("options_from") == "models"]
+    chosen = kwargs.get(model_inputs[0]) if model_inputs else None
+    if not isinstance(chosen, str) or not foreign_models.is_label(chosen):
+        return kwargs
+    foreign = foreign_models.find(chosen)
+    if foreign is None:
+        raise CutoutModelNotFound(
+            f"model: {chosen} is no longer there (expected it in one of the folders "
+            f"{foreign_models.where_files_go()}); refresh the page to update the list.",
+            cutout_library.CUTOUT_ERR_MODEL_NOT_FOUND, "CUTOUT_ERR_MODEL_NOT_FOUND")
+    bar = []
+
+    def progress(fraction, _message):
+        if comfy_utils is None:
+            return
+        if not bar:
+            bar.append(comfy_utils.ProgressBar(100))
+        bar[0].update_absolute(int(round(fraction * 100)), 100)
+
+    def check_cancel():
+        if model_management is not None:
+            model_management.throw_exception_if_processing_interrupted()
+
+    name = import_cache.ensure(foreign, progress=progress, check_cancel=check_cancel)
+    return {**kwargs, model_inputs[0]: name}
 
 
 def _cap_batch_size(arguments, node_spec, device, reference):
@@ -337,10 +392,11 @@ def build_mappings(library):
 
 
 def load():
-    """Registers the model folder, loads the library once and builds the
-    mappings. Raises cutout_library.CutoutLoadError with the rebuild command
+    """Registers the model folders (ours and other packs'), loads the library
+    once and builds the mappings. Raises cutout_library.CutoutLoadError with the rebuild command
     when the library is missing or does not fit this process."""
     model_folders.register()
+    foreign_models.register()
     return build_mappings(cutout_library.load_library())
 
 

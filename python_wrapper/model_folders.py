@@ -6,7 +6,9 @@ registers the key ``cutout`` (default folder ``models/cutout/``, files
 ``*.pt``) and lists every folder registered under that key. The library
 searches those first, then its own folders (see
 ``Context.search_dirs()``): the search rule is the library's, and this
-module only says what ComfyUI adds to it.
+module only says what ComfyUI adds to it. The last folder it adds is
+models/cutout/imported/, the cache of files imported from other packs'
+folders (foreign_models, import_cache); the model list hides its entries.
 
 Threading: call register() once at import; the rest only reads.
 """
@@ -15,9 +17,11 @@ import os
 
 FOLDER_KEY = "cutout"
 MODEL_EXTENSION = ".pt"
+IMPORTED_SUBDIR = "imported"
 
 
-def _folder_paths():
+def folder_paths_module():
+    """ComfyUI's folder_paths module, or None outside ComfyUI."""
     try:
         import folder_paths  # ComfyUI's module
     except ImportError:
@@ -27,7 +31,7 @@ def _folder_paths():
 
 def default_comfy_models_dir():
     """ComfyUI's models/cutout/ folder, or None outside ComfyUI."""
-    folder_paths = _folder_paths()
+    folder_paths = folder_paths_module()
     if folder_paths is None:
         return None
     return os.path.join(folder_paths.models_dir, FOLDER_KEY)
@@ -38,7 +42,7 @@ def register():
     ComfyUI). Keeps folders that extra_model_paths.yaml already added under
     the key, puts models/cutout/ first as for ComfyUI's own kinds, and limits
     the listing to *.pt files."""
-    folder_paths = _folder_paths()
+    folder_paths = folder_paths_module()
     if folder_paths is None:
         return
     default_dir = default_comfy_models_dir()
@@ -49,13 +53,23 @@ def register():
     folder_paths.folder_names_and_paths[FOLDER_KEY] = (paths, {MODEL_EXTENSION})
 
 
+def imported_models_dir():
+    """ComfyUI's models/cutout/imported/, where files of other packs' folders
+    are imported on first use (import_cache); None outside ComfyUI."""
+    models_dir = default_comfy_models_dir()
+    return os.path.join(models_dir, IMPORTED_SUBDIR) if models_dir is not None else None
+
+
 def host_dirs():
     """The model folders ComfyUI registers under the ``cutout`` key, in its
-    order and without duplicates; [] outside ComfyUI."""
-    folder_paths = _folder_paths()
+    order and without duplicates, then imported_models_dir() (last, so that
+    a user's own model of the same name wins); [] outside ComfyUI."""
+    folder_paths = folder_paths_module()
     dirs = []
     if folder_paths is not None and FOLDER_KEY in folder_paths.folder_names_and_paths:
         dirs.extend(folder_paths.get_folder_paths(FOLDER_KEY))
+    if folder_paths is not None:
+        dirs.append(imported_models_dir())
     unique = []
     for d in dirs:
         d = os.path.abspath(d)
