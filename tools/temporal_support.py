@@ -16,6 +16,11 @@ Metrics of predicted mattes a_t against the truth g_t (T x H x W, 0..1):
   lag     for the moving sequence: how many frames the matte's centroid is
           behind the truth's, mean over frames; compared between per-frame
           and temporal mattes, it is what the smoothing adds
+  consistent  for the moving sequence: the per-frame mattes moved back by
+          the known motion, averaged, and moved forward again. It has no
+          flicker at all, only the model's mean error carried along by the
+          motion, so its dtSSD shows how much of the per-frame dtSSD is
+          flicker, the part any temporal smoothing can remove.
 """
 
 import numpy as np
@@ -79,6 +84,15 @@ def noisy(cutout, background, height, width, frames, sigma=0.02, seed=7):
         noise = torch.randn(clean.shape, generator=generator) * sigma
         images.append(torch.round((clean + noise).clamp(0.0, 1.0) * 255.0) / 255.0)
     return torch.stack(images).contiguous(), alpha[0].expand(frames, height, width).clone()
+
+
+def consistent(mattes, step):
+    """T x H x W: the per-frame mattes of a sequence moving by `step` =
+    (dx, dy) per frame, without their flicker (see the module's text)."""
+    frames = mattes.shape[0]
+    back = torch.stack([_shifted(mattes[t][None], -step[0] * t, -step[1] * t)[0] for t in range(frames)])
+    mean = back.mean(0, keepdim=True)
+    return torch.stack([_shifted(mean, step[0] * t, step[1] * t)[0] for t in range(frames)])
 
 
 def dtssd(mattes, truth):
