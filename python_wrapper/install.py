@@ -1,17 +1,17 @@
 """Builds libcutout against the torch of the Python running this script, and
-fetches the default model.
+fetches the models the npm registry has (ISNet, the default, and U2-Netp).
 
 Run it with the Python that runs ComfyUI (ComfyUI-Manager does so itself):
 
-    python python_wrapper/install.py            # build + fetch the model
+    python python_wrapper/install.py            # build + fetch the models
     python python_wrapper/install.py --no-model # build only
 
 Steps: check that the build tools are there (cmake, make, a C11 and a C++17
 compiler, the cJSON and DLPack headers) and stop with one message naming
 what is missing and the command that installs it; configure CMake in
 <repository>/build against this torch; build the ``cutout`` target (the
-library lands in build/); run tools/fetch-model unless the default model is
-already installed; import the package once to check that the new library
+library lands in build/); run tools/fetch-model --all unless every such
+model is already installed; import the package once to check that the new library
 loads (ABI and torch version). Exits non-zero with the failing command on
 any error.
 
@@ -33,7 +33,8 @@ from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPOSITORY_DIR = PACKAGE_DIR.parent
-DEFAULT_MODEL = "isnet"
+# What tools/fetch-model --all brings (models/manifest.json's npm sources).
+FETCHED_MODELS = ("isnet", "u2netp")
 
 
 def run(command, **kwargs):
@@ -144,25 +145,26 @@ def build(build_dir, jobs, build_type, torch_dir_override=None):
     run(["cmake", "--build", build_dir, "--target", "cutout", "--parallel", str(jobs)])
 
 
-def model_installed(library_path, name):
-    """Whether the built library finds model `name`: it is asked, so that its
-    own search rule decides (it loads once; check_import reuses it)."""
+def models_installed(library_path):
+    """The names of FETCHED_MODELS the built library finds: it is asked, so
+    that its own search rule decides (it loads once; check_import reuses it)."""
     cutout_library = import_package(library_path).cutout_library
     try:
         context = cutout_library.Context(cutout_library.load_library(library_path))
     except (cutout_library.CutoutError, cutout_library.CutoutLoadError) as error:
         sys.exit(f"install.py: the built library does not load: {error}")
-    return name in context.model_names()
+    found = set(context.model_names())
+    return [name for name in FETCHED_MODELS if name in found]
 
 
-def fetch_default_model(library_path):
-    if model_installed(library_path, DEFAULT_MODEL):
-        print(f"Model '{DEFAULT_MODEL}' is already installed.", flush=True)
+def fetch_models(library_path):
+    if len(models_installed(library_path)) == len(FETCHED_MODELS):
+        print(f"Models {', '.join(FETCHED_MODELS)} are already installed.", flush=True)
         return
     tool = REPOSITORY_DIR / "tools" / "fetch-model"
     if not tool.is_file():
         sys.exit(f"install.py: {tool} is missing (expected the model fetch tool of this checkout)")
-    command = [tool] if os.access(tool, os.X_OK) else ["bash", tool]
+    command = ([tool] if os.access(tool, os.X_OK) else ["bash", tool]) + ["--all"]
     env = dict(os.environ)
     # The conversion to TorchScript uses this Python's torch unless told otherwise.
     env.setdefault("CUTOUT_PYTHON", sys.executable)
@@ -197,7 +199,7 @@ def check_import(library_path):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--no-model", action="store_true", help="do not fetch the default model")
+    parser.add_argument("--no-model", action="store_true", help="do not fetch the models")
     parser.add_argument("--build-dir", default=str(REPOSITORY_DIR / "build"),
                         help="CMake build folder (default: <repository>/build, where the nodes look)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel build jobs")
@@ -213,7 +215,7 @@ def main():
     if not library_path.is_file():
         sys.exit(f"install.py: the build finished but {library_path} is missing")
     if not args.no_model:
-        fetch_default_model(library_path)
+        fetch_models(library_path)
     check_import(library_path)
 
 

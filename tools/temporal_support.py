@@ -20,7 +20,7 @@ Metrics of predicted mattes a_t against the truth g_t (T x H x W, 0..1):
           the known motion, averaged, and moved forward again. It has no
           flicker at all, only the model's mean error carried along by the
           motion, so its dtSSD shows how much of the per-frame dtSSD is
-          flicker, the part any temporal smoothing can remove.
+          flicker at all.
 """
 
 import numpy as np
