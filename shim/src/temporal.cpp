@@ -41,6 +41,9 @@ struct cutout_shim_temporal {
     at::Tensor predicted;  // last predicted matte, H x W
     at::Tensor binary;     // last thresholded matte (0/1), H x W, when a threshold is set
     std::vector<int64_t> reused;  // items given the last predicted matte since the last apply
+    // Reduced luminance that temporal_reuse computed, by item, kept until
+    // the next apply so that the same frame is not reduced twice.
+    std::vector<std::pair<int64_t, at::Tensor>> judged;
 };
 
 namespace cutout_shim {
@@ -165,7 +168,15 @@ extern "C" cutout_shim_status cutout_shim_temporal_reuse(cutout_shim_temporal *s
         require_items(item, 1, img.size(0), 1);
         at::Tensor alpha = output_view(alpha_out, "alpha_out", img.device(),
                                        {img.size(0), img.size(1), img.size(2)});
+        // Items come in increasing order until apply; an item at or before
+        // the last one judged means a chunk that is tried again, or a call
+        // that stopped before apply: what was noted for it is stale.
+        if (!state->judged.empty() && item <= state->judged.back().first) {
+            state->judged.clear();
+            state->reused.clear();
+        }
         at::Tensor luma = reduced_luma(img, item);
+        state->judged.emplace_back(item, luma);
         if (!same_size(luma, state->predicted_luma) ||
             state->predicted.size(0) != img.size(1) || state->predicted.size(1) != img.size(2))
             return CUTOUT_SHIM_OK;
@@ -197,7 +208,9 @@ extern "C" cutout_shim_status cutout_shim_temporal_apply(cutout_shim_temporal *s
         for (int64_t item = first; item < first + count; ++item) {
             at::Tensor a = alpha.select(0, item);
             a.clamp_(0.0, 1.0);
-            at::Tensor luma = reduced_luma(img, item);
+            auto judged = std::find_if(state->judged.begin(), state->judged.end(),
+                                       [item](const auto &j) { return j.first == item; });
+            at::Tensor luma = judged != state->judged.end() ? judged->second : reduced_luma(img, item);
             const bool predicted_here =
                 std::find(state->reused.begin(), state->reused.end(), item) == state->reused.end();
             bool fresh = !same_size(luma, state->luma) || !state->smoothed.defined() ||
@@ -251,6 +264,7 @@ extern "C" cutout_shim_status cutout_shim_temporal_apply(cutout_shim_temporal *s
             a.copy_(out);
         }
         state->reused.clear();
+        state->judged.clear();
         return CUTOUT_SHIM_OK;
     });
 }

@@ -526,9 +526,10 @@ cutout_shim_status cutout_shim_temporal_apply(cutout_shim_temporal *s,
         }
         s->h = h;
         s->w = w;
-        for (int64_t item = first; item < first + count && item == first; item++)
+        /* A new frame size starts afresh from the first item's own matte. */
+        if (count > 0)
             for (int64_t k = 0; k < h * w; k++)
-                s->smoothed[k] = clamp01(*float_at(alpha, (int64_t[]){item, k / w, k % w}));
+                s->smoothed[k] = clamp01(*float_at(alpha, (int64_t[]){first, k / w, k % w}));
     }
     for (int64_t item = first; item < first + count; item++) {
         for (int64_t k = 0; k < h * w; k++) {
