@@ -7,9 +7,9 @@ Usage (ctest runs it, label "birefnet"):
 The fixtures (tests/birefnet/fixtures, see its README) are the logits the
 reference BiRefNet gave for the repository's stand-in weights and inputs;
 each backbone is rebuilt here from the same generator and must agree
-within 1e-4. The import tests write official-layout weights files (Swin-T,
-as safetensors in F32, F16 and BF16, and as .pth), import them through the
-command as a user would, and read back the .pt, its metadata and the
+within 1e-4. The import tests write official-layout weights files (Swin-T
+as safetensors in F32, F16 and BF16 and as .pth; Swin-L as RMBG-2.0's
+safetensors), import them through the command as a user would, and read back the .pt, its metadata and the
 manifest entry; broken files must be refused with a message naming what
 is wrong.
 """
@@ -92,27 +92,31 @@ def mixed_precision(tensors):
 class FixtureTest(unittest.TestCase):
     """Each backbone with the stand-in weights against the reference's logits."""
 
-    def check_backbone(self, backbone):
+    def check_backbone(self, backbone, scripted_too):
         _, model, weights = tools_modules()
         net, _ = stand_in_net(backbone)
-        scripted = torch.jit.script(model.CutoutBiRefNet(net, "logits").eval())
+        scripted = torch.jit.script(model.CutoutBiRefNet(net, "logits").eval()) if scripted_too else None
         for case in weights.STAND_IN_INPUTS:
             expected = torch.from_numpy(np.load(os.path.join(ROOT, "tests", "birefnet", "fixtures",
                                                              f"{backbone}_{case}.npy")))
             x = weights.stand_in_input(backbone, case)
             with torch.no_grad():
                 logits = net(x)
-                alpha = scripted(x)
             self.assertEqual(tuple(logits.shape), tuple(expected.shape))
             self.assertGreater(float(expected.std()), 0.1)  # a fixture that says something
             self.assertLess(float((logits - expected).abs().max()), TOLERANCE, f"{backbone} {case}")
-            self.assertLess(float((alpha - torch.sigmoid(expected)).abs().max()), TOLERANCE, f"{backbone} {case}")
+            if scripted is not None:
+                with torch.no_grad():
+                    alpha = scripted(x)
+                self.assertLess(float((alpha - torch.sigmoid(expected)).abs().max()), TOLERANCE, f"{backbone} {case}")
 
     def test_swin_t(self):
-        self.check_backbone("swin_v1_t")
+        self.check_backbone("swin_v1_t", scripted_too=True)
 
     def test_swin_l(self):
-        self.check_backbone("swin_v1_l")
+        # The scripted Swin-L is checked against the same fixtures after its
+        # import as RMBG-2.0 (ImportTest).
+        self.check_backbone("swin_v1_l", scripted_too=False)
 
     def test_every_variant_has_a_tested_backbone(self):
         birefnet_import, _, _ = tools_modules()
@@ -133,7 +137,7 @@ class FixtureTest(unittest.TestCase):
 
 
 class ImportTest(unittest.TestCase):
-    """tools/import-model on official-layout Swin-T weights files."""
+    """tools/import-model on official-layout weights files (Swin-T, and one Swin-L)."""
 
     @classmethod
     def setUpClass(cls):
@@ -203,7 +207,29 @@ class ImportTest(unittest.TestCase):
         self.assertEqual(entry["license"], {"weights": "MIT", "notes": "as stated when imported"})
         self.assertIn("variant from --variant", entry["source"]["recognised_as"])
 
-    def test_rmbg_licence_is_recorded_and_a_swin_l_variant_is_not_forced(self):
+    def test_rmbg_swin_l_import_records_its_licence_and_matches_the_reference(self):
+        _, _, weights = tools_modules()
+        _, tensors = stand_in_net("swin_v1_l")
+        folder = os.path.join(self.tmp, "RMBG-2.0")  # as the weights come: RMBG-2.0/model.safetensors
+        os.makedirs(folder)
+        src = write_safetensors(os.path.join(folder, "model.safetensors"), tensors)
+        del tensors
+        result = self.run_tool(src, "--name", "rmbg")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("warning: RMBG-2.0's weights are licensed CC-BY-NC-4.0 by BRIA AI: non-commercial use only",
+                      result.stderr)
+        module, meta, entry = self.imported("rmbg")
+        self.assertEqual((meta["license"], meta["input_size"], meta["output"]), ("CC-BY-NC-4.0", [1024, 1024], "logits"))
+        self.assertEqual(entry["license"]["weights"], "CC-BY-NC-4.0")
+        self.assertIn("not stated when imported", entry["license"]["notes"])
+        self.assertIn("RMBG-2.0 weights (Swin-L backbone; variant from the file's name", entry["source"]["recognised_as"])
+        for case in weights.STAND_IN_INPUTS:
+            expected = np.load(os.path.join(ROOT, "tests", "birefnet", "fixtures", f"swin_v1_l_{case}.npy"))
+            with torch.no_grad():
+                alpha = module(weights.stand_in_input("swin_v1_l", case))
+            self.assertLess(float((alpha - torch.sigmoid(torch.from_numpy(expected))).abs().max()), TOLERANCE, case)
+
+    def test_a_variant_must_fit_the_backbone(self):
         src = write_safetensors(os.path.join(self.tmp, "lite.safetensors"), self.stored)
         self.assert_refused(self.run_tool(src, "--variant", "RMBG-2.0"),
                             "RMBG-2.0, which has a Swin-L backbone, but the weights are Swin-T")

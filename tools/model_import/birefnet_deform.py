@@ -12,7 +12,7 @@ outside it count as zero. The reads are scaled by the tap's modulation and
 summed through the tap's weights.
 """
 
-from typing import Optional
+from typing import List, Optional
 
 import torch
 import torch.nn.functional as F
@@ -29,25 +29,29 @@ def deform_conv(x: Tensor, offset: Tensor, modulation: Tensor, weight: Tensor, b
     function, safe from any thread. Raises RuntimeError when the shapes
     disagree.
     """
-    n, _, height, width = x.shape
-    kernel = weight.shape[-1]
+    _, _, height, width = x.shape
+    out_channels, in_channels, kernel, _ = weight.shape
     rows = torch.arange(height, dtype=x.dtype, device=x.device).view(1, height, 1)
     cols = torch.arange(width, dtype=x.dtype, device=x.device).view(1, 1, width)
     out = torch.zeros(0)
-    # One tap at a time: the sampled copy of x for all taps at once would
-    # take K times the feature map's memory (49 times for a 7 x 7 kernel).
-    for tap in range(kernel * kernel):
-        i = tap // kernel
-        j = tap % kernel
-        ys = rows + float(i - padding) + offset[:, 2 * tap]
-        xs = cols + float(j - padding) + offset[:, 2 * tap + 1]
-        # grid_sample's align_corners=False coordinates map pixel p to
-        # (2p + 1) / size - 1 exactly, also for a side of one pixel.
-        grid = torch.stack(((2.0 * xs + 1.0) / width - 1.0, (2.0 * ys + 1.0) / height - 1.0), dim=-1)
-        sampled = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-        sampled = sampled * modulation[:, tap:tap + 1]
-        term = F.conv2d(sampled, weight[:, :, i:i + 1, j:j + 1])
-        out = term if tap == 0 else out + term
+    # One kernel row at a time: its k reads stacked on the channels go
+    # through one convolution; all k*k reads at once would take k*k times
+    # the feature map's memory (49 times for a 7 x 7 kernel).
+    for i in range(kernel):
+        reads: List[Tensor] = []
+        for j in range(kernel):
+            tap = i * kernel + j
+            ys = rows + float(i - padding) + offset[:, 2 * tap]
+            xs = cols + float(j - padding) + offset[:, 2 * tap + 1]
+            # grid_sample's align_corners=False coordinates map pixel p to
+            # (2p + 1) / size - 1 exactly, also for a side of one pixel.
+            grid = torch.stack(((2.0 * xs + 1.0) / width - 1.0, (2.0 * ys + 1.0) / height - 1.0), dim=-1)
+            read = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+            reads.append(read * modulation[:, tap:tap + 1])
+        # Channel j * C + c of the stack is input channel c read at tap (i, j).
+        row_weight = weight[:, :, i, :].permute(0, 2, 1).reshape(out_channels, kernel * in_channels, 1, 1)
+        term = F.conv2d(torch.cat(reads, 1), row_weight.contiguous())
+        out = term if i == 0 else out + term
     if bias is not None:
         out = out + bias.view(1, -1, 1, 1)
     return out
