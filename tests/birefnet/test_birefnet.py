@@ -136,6 +136,28 @@ class FixtureTest(unittest.TestCase):
         self.assertLess(float((y - padded[:, :, :50, :70]).abs().max()), 1e-6)
 
 
+class VariantNameTest(unittest.TestCase):
+    """Which released variant a file's name, or its folders' names, point to."""
+
+    def test_released_file_names(self):
+        birefnet_import, _, _ = tools_modules()
+        cases = {
+            "BiRefNet-general-epoch_244.pth": None,  # plain BiRefNet: the backbone decides
+            "BiRefNet_lite-general-2K-epoch_232.pth": "BiRefNet_lite-2K",
+            os.path.join("w", "BiRefNet_HR-general-epoch_130.pth"): "BiRefNet_HR",
+            "BiRefNet-matting-epoch_100.pth": "BiRefNet-matting",
+            "BiRefNet_HR-matting-epoch_135.pth": "BiRefNet_HR-matting",
+            "BiRefNet_dynamic-matting-epoch_159.pth": "BiRefNet_dynamic-matting",
+            "BiRefNet_dynamic-general-epoch_174.pth": "BiRefNet_dynamic",
+            os.path.join("hub", "models--briaai--RMBG-2.0", "snapshots", "0a1b", "model.safetensors"): "RMBG-2.0",
+            os.path.join("hub", "models--ZhengPeng7--BiRefNet_lite", "snapshots", "9f", "model.safetensors"):
+                "BiRefNet_lite",
+            "model.safetensors": None,
+        }
+        for path, expected in cases.items():
+            self.assertEqual(birefnet_import.variant_from_names(path), expected, path)
+
+
 class ImportTest(unittest.TestCase):
     """tools/import-model on official-layout weights files (Swin-T, and one Swin-L)."""
 

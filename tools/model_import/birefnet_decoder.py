@@ -6,7 +6,8 @@ inputs split from the image, batch norm after each convolution).
 
 Parameters that only training reads (conv_ms_spvn_*, gdt_convs_pred_*)
 are kept, so a released state dict loads as it is; forward() does not use
-them.
+them. As in the backbone, no forward writes state: one instance may serve
+several threads, and wrong shapes raise RuntimeError.
 """
 
 from typing import List
@@ -23,7 +24,8 @@ GRADIENT_WIDTH = 16  # the gradient-attention heads' _N
 
 
 def resize(x: Tensor, size: List[int]) -> Tensor:
-    """Bilinear with align_corners=True, as every resize in BiRefNet."""
+    """Bilinear with align_corners=True, as every resize in BiRefNet. A new
+    tensor; pure, any thread; RuntimeError for a bad size."""
     return F.interpolate(x, size=size, mode="bilinear", align_corners=True)
 
 
@@ -102,18 +104,21 @@ class SimpleConvs(nn.Module):
 
 
 def gradient_convs(in_channels: int) -> nn.Sequential:
-    """gdt_convs_K: conv 3 x 3 to 16, batch norm, ReLU (a Sequential upstream, hence .0 / .1 names)."""
+    """gdt_convs_K: conv 3 x 3 to 16, batch norm, ReLU (a Sequential
+    upstream, hence .0 / .1 names). A new module; raises nothing."""
     return nn.Sequential(nn.Conv2d(in_channels, GRADIENT_WIDTH, 3, 1, 1), nn.BatchNorm2d(GRADIENT_WIDTH), nn.ReLU())
 
 
 def one_by_one(in_channels: int) -> nn.Sequential:
+    """A 1 x 1 convolution to one channel inside a Sequential (upstream's .0 names)."""
     return nn.Sequential(nn.Conv2d(in_channels, 1, 1))
 
 
 def image_patches(x: Tensor, height: int, width: int) -> Tensor:
     """The image cut into a grid of height x width tiles stacked on the
     channels, channel-major then grid row then grid column (upstream's
-    'b c (hg h) (wg w) -> b (c hg wg) h w')."""
+    'b c (hg h) (wg w) -> b (c hg wg) h w'). A new tensor; pure, any
+    thread; RuntimeError when the sides are not multiples of the tile."""
     b, c, full_h, full_w = x.shape
     rows, cols = full_h // height, full_w // width
     x = x.view(b, c, rows, height, cols, width).permute(0, 1, 2, 4, 3, 5)

@@ -31,8 +31,14 @@ def deform_conv(x: Tensor, offset: Tensor, modulation: Tensor, weight: Tensor, b
     """
     _, _, height, width = x.shape
     out_channels, in_channels, kernel, _ = weight.shape
-    rows = torch.arange(height, dtype=x.dtype, device=x.device).view(1, height, 1)
-    cols = torch.arange(width, dtype=x.dtype, device=x.device).view(1, 1, width)
+    # Sampling points and reads in float32 whatever the model's precision:
+    # bf16 would put a point on a 256-wide map up to a pixel off, and
+    # libtorch's CPU grid_sample has no bf16 kernel.
+    source = x.to(torch.float32)
+    offset = offset.to(torch.float32)
+    modulation = modulation.to(torch.float32)
+    rows = torch.arange(height, dtype=torch.float32, device=x.device).view(1, height, 1)
+    cols = torch.arange(width, dtype=torch.float32, device=x.device).view(1, 1, width)
     out = torch.zeros(0)
     # One kernel row at a time: its k reads stacked on the channels go
     # through one convolution; all k*k reads at once would take k*k times
@@ -46,8 +52,8 @@ def deform_conv(x: Tensor, offset: Tensor, modulation: Tensor, weight: Tensor, b
             # grid_sample's align_corners=False coordinates map pixel p to
             # (2p + 1) / size - 1 exactly, also for a side of one pixel.
             grid = torch.stack(((2.0 * xs + 1.0) / width - 1.0, (2.0 * ys + 1.0) / height - 1.0), dim=-1)
-            read = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-            reads.append(read * modulation[:, tap:tap + 1])
+            read = F.grid_sample(source, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+            reads.append((read * modulation[:, tap:tap + 1]).to(x.dtype))
         # Channel j * C + c of the stack is input channel c read at tap (i, j).
         row_weight = weight[:, :, i, :].permute(0, 2, 1).reshape(out_channels, kernel * in_channels, 1, 1)
         term = F.conv2d(torch.cat(reads, 1), row_weight.contiguous())

@@ -26,22 +26,22 @@ IMAGENET_STD = [0.229, 0.224, 0.225]
 BACKBONE_NAMES = {"swin_v1_t": "Swin-T", "swin_v1_s": "Swin-S", "swin_v1_b": "Swin-B", "swin_v1_l": "Swin-L"}
 
 
-def variant(backbone, size, license=None, notice=None):
+def _variant(backbone, size, license=None, notice=None):
     return {"backbone": backbone, "input_size": size, "upstream_license": license or "MIT (BiRefNet)",
             "license": license, "notice": notice}
 
 
 # Released weights: name -> backbone, input size [height, width], licence.
 VARIANTS = {
-    "BiRefNet": variant("swin_v1_l", [1024, 1024]),
-    "BiRefNet_lite": variant("swin_v1_t", [1024, 1024]),
-    "BiRefNet_lite-2K": variant("swin_v1_t", [1440, 2560]),
-    "BiRefNet_HR": variant("swin_v1_l", [2048, 2048]),
-    "BiRefNet_dynamic": variant("swin_v1_l", [1024, 1024]),
-    "BiRefNet-matting": variant("swin_v1_l", [1024, 1024]),
-    "BiRefNet_HR-matting": variant("swin_v1_l", [2048, 2048]),
-    "BiRefNet_dynamic-matting": variant("swin_v1_l", [1024, 1024]),
-    "RMBG-2.0": variant("swin_v1_l", [1024, 1024], "CC-BY-NC-4.0",
+    "BiRefNet": _variant("swin_v1_l", [1024, 1024]),
+    "BiRefNet_lite": _variant("swin_v1_t", [1024, 1024]),
+    "BiRefNet_lite-2K": _variant("swin_v1_t", [1440, 2560]),
+    "BiRefNet_HR": _variant("swin_v1_l", [2048, 2048]),
+    "BiRefNet_dynamic": _variant("swin_v1_l", [1024, 1024]),
+    "BiRefNet-matting": _variant("swin_v1_l", [1024, 1024]),
+    "BiRefNet_HR-matting": _variant("swin_v1_l", [2048, 2048]),
+    "BiRefNet_dynamic-matting": _variant("swin_v1_l", [1024, 1024]),
+    "RMBG-2.0": _variant("swin_v1_l", [1024, 1024], "CC-BY-NC-4.0",
                         "RMBG-2.0's weights are licensed CC-BY-NC-4.0 by BRIA AI: non-commercial use only"),
 }
 DEFAULT_VARIANT = {"swin_v1_l": "BiRefNet", "swin_v1_t": "BiRefNet_lite"}
@@ -52,7 +52,8 @@ class BirefnetImportError(Exception):
 
 
 def read_weights(path, kind):
-    """name -> tensor of the file, training prefixes stripped. Raises
+    """name -> tensor of the file (new tensors the caller owns), training
+    prefixes stripped. Single-threaded use per call. Raises
     BirefnetImportError when the file does not read as data."""
     try:
         tensors = read_safetensors(path) if kind == "safetensors" else read_pth(path)
@@ -62,8 +63,8 @@ def read_weights(path, kind):
 
 
 def detect_backbone(tensors, what):
-    """The SWIN_SIZES key that fits the weights' shapes. Raises
-    BirefnetImportError saying what was found when none does."""
+    """The SWIN_SIZES key that fits the weights' shapes (tensors is only
+    read). Raises BirefnetImportError saying what was found when none does."""
     embed = tensors.get("bb.patch_embed.proj.weight")
     if embed is None or embed.dim() != 4:
         raise BirefnetImportError(f"{what}: no 4-d bb.patch_embed.proj.weight, so no Swin backbone to recognise")
@@ -80,7 +81,8 @@ def detect_backbone(tensors, what):
 
 def variant_from_names(path):
     """The VARIANTS key the file's name (or, for a generic name such as
-    model.safetensors, its folders' names) points to, or None."""
+    model.safetensors, its folders' names) points to, or None. Pure (the
+    path is not opened); raises nothing."""
     parts = [os.path.basename(path)] + os.path.abspath(path).split(os.sep)[-4:-1][::-1]
     for part in parts:
         words = set(re.split(r"[-_. ]+", part.lower()))
@@ -103,8 +105,8 @@ def variant_from_names(path):
 
 
 def choose_variant(path, backbone, asked):
-    """(variant name, how it was chosen). Raises BirefnetImportError for an
-    unknown --variant or one whose backbone is not the file's."""
+    """(variant name, how it was chosen). Pure. Raises BirefnetImportError
+    for an unknown --variant or one whose backbone is not the file's."""
     found = BACKBONE_NAMES[backbone]
     if asked is not None:
         if asked not in VARIANTS:
@@ -131,7 +133,9 @@ def build(path, kind, asked_variant, output_kind):
     weights file at path. facts: backbone, variant, chosen_by, tensors.
     Reads the file as data only. Raises BirefnetImportError for a file that
     does not read, a layout that is not BiRefNet's (naming the first unknown,
-    missing or mis-shaped tensors) or a variant that does not fit."""
+    missing or mis-shaped tensors) or a variant that does not fit. The
+    caller owns both modules; the eager one shares the scripted one's
+    weights, so neither may be changed while the other runs."""
     tensors = read_weights(path, kind)
     backbone = detect_backbone(tensors, path)
     name, how = choose_variant(path, backbone, asked_variant)
@@ -152,7 +156,9 @@ def build(path, kind, asked_variant, output_kind):
 
 def compare(scripted, eager):
     """Largest difference between the scripted and the eager module on a
-    random 2 x 3 x 64 x 96 input (batch of two, not square)."""
+    fixed random 2 x 3 x 64 x 96 input (batch of two, not square). Runs
+    both (no state written). Raises BirefnetImportError when the scripted
+    output is not a finite 2 x 1 x 64 x 96 matte."""
     x = torch.randn(2, 3, 64, 96, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         a, b = scripted(x), eager(x)

@@ -23,12 +23,14 @@ OUTPUT_KINDS = ("logits", "probability", "minmax")
 
 def encoder_channels(embed_dim: int) -> List[int]:
     """The decoder's four input widths, deepest first: Swin's stage widths,
-    doubled by the concatenation of the half-size pass."""
+    doubled by the concatenation of the half-size pass. Pure; raises nothing."""
     return [2 * embed_dim * 2 ** i for i in (3, 2, 1, 0)]
 
 
 class BiRefNet(nn.Module):
-    """BiRefNet(backbone), backbone one of SWIN_SIZES; forward gives logits."""
+    """BiRefNet(backbone), backbone one of SWIN_SIZES (KeyError otherwise);
+    forward gives logits, writes no state (several threads may share an
+    instance) and raises RuntimeError for a wrong input shape."""
 
     def __init__(self, backbone: str):
         super().__init__()
@@ -52,7 +54,9 @@ class CutoutBiRefNet(nn.Module):
     """The module import-model saves. Takes any H x W: a side that is not a
     multiple of 32 is padded with zeros (the normalised mean colour) up to
     one, and the alpha is cropped back, as BiRefNet's patch inputs need
-    whole 32-pixel cells."""
+    whole 32-pixel cells. forward returns a new tensor, writes no state,
+    and raises RuntimeError for an input that is not float32 B x 3 x H x W;
+    the constructor raises ValueError for an unknown output kind."""
 
     def __init__(self, net: BiRefNet, output_kind: str):
         super().__init__()

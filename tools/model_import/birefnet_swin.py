@@ -25,7 +25,8 @@ SWIN_SIZES = {
 
 def relative_position_index(window: int) -> Tensor:
     """Window^2 x window^2 index into the (2w-1)^2 bias table, as Swin
-    defines it: (dy + w - 1) * (2w - 1) + (dx + w - 1)."""
+    defines it: (dy + w - 1) * (2w - 1) + (dx + w - 1). A new int64
+    tensor the caller owns; pure, any thread; raises nothing for window >= 1."""
     coords = torch.stack(torch.meshgrid(torch.arange(window), torch.arange(window), indexing="ij")).flatten(1)
     delta = coords[:, :, None] - coords[:, None, :] + (window - 1)
     return delta[0] * (2 * window - 1) + delta[1]
@@ -33,21 +34,25 @@ def relative_position_index(window: int) -> Tensor:
 
 def windows_of(x: Tensor, window: int) -> Tensor:
     """B x H x W x C (H, W multiples of window) -> B*nW x window^2 x C,
-    windows in row-major order per image."""
+    windows in row-major order per image. A new tensor (x is not changed);
+    pure, any thread; RuntimeError when H or W is not a multiple."""
     b, h, w, c = x.shape
     x = x.view(b, h // window, window, w // window, window, c).permute(0, 1, 3, 2, 4, 5)
     return x.reshape(-1, window * window, c)
 
 
 def shift_regions(size: int, window: int, shift: int, device: torch.device) -> Tensor:
-    """0, 1, 2 along a padded side: the parts a cyclic shift brings together."""
+    """0, 1, 2 along a padded side: the parts a cyclic shift brings
+    together. A new int64 tensor; pure, any thread; raises nothing."""
     index = torch.arange(size, device=device)
     return (index >= size - window).to(torch.int64) + (index >= size - shift).to(torch.int64)
 
 
 def shift_mask(height: int, width: int, window: int, shift: int, device: torch.device) -> Tensor:
     """nW x N x N additive mask (0 or -inf) keeping shifted-window
-    attention within the regions that were neighbours before the roll."""
+    attention within the regions that were neighbours before the roll.
+    A new float32 tensor; pure, any thread; RuntimeError when the sides
+    are not multiples of window."""
     rows = shift_regions(height, window, shift, device)
     cols = shift_regions(width, window, shift, device)
     label = (rows[:, None] * 3 + cols[None, :]).to(torch.float32)
@@ -75,6 +80,10 @@ class Dense(nn.Linear):
 
 
 class Mlp(nn.Module):
+    """fc1, GELU, fc2. Like every module here: forward writes no state, so
+    one instance may serve several threads; it raises RuntimeError for
+    inputs of the wrong shape."""
+
     def __init__(self, dim: int, hidden: int):
         super().__init__()
         self.fc1 = Dense(dim, hidden)
@@ -86,6 +95,9 @@ class Mlp(nn.Module):
 
 
 class WindowAttention(nn.Module):
+    """Multi-head attention within each window, with Swin's learned
+    relative-position bias and, for shifted windows, the region mask."""
+
     def __init__(self, dim: int, window: int, heads: int):
         super().__init__()
         self.heads = heads
@@ -111,6 +123,9 @@ class WindowAttention(nn.Module):
 
 
 class SwinBlock(nn.Module):
+    """One Swin block on B x H*W x C tokens: (shifted) window attention and
+    the MLP, each after a layer norm and added back."""
+
     def __init__(self, dim: int, heads: int, window: int, shift: int):
         super().__init__()
         self.window = window
@@ -140,6 +155,9 @@ class SwinBlock(nn.Module):
 
 
 class PatchMerging(nn.Module):
+    """2 x 2 neighbours concatenated (padded when a side is odd), layer
+    norm, linear to twice the width."""
+
     def __init__(self, dim: int):
         super().__init__()
         self.norm = nn.LayerNorm(4 * dim)
@@ -160,6 +178,8 @@ class NoMerging(nn.Module):
 
 
 class SwinStage(nn.Module):
+    """A stage: alternating plain and shifted blocks, then the merging."""
+
     def __init__(self, dim: int, depth: int, heads: int, window: int, downsample: bool):
         super().__init__()
         self.window = window
@@ -179,6 +199,8 @@ class SwinStage(nn.Module):
 
 
 class PatchEmbed(nn.Module):
+    """4 x 4 patches (the image padded to a multiple of 4) to tokens, layer-normalised."""
+
     def __init__(self, dim: int):
         super().__init__()
         self.proj = nn.Conv2d(3, dim, 4, 4)

@@ -34,13 +34,14 @@ class LayoutError(Exception):
 
 
 def strip_prefixes(name):
+    """name without the prefixes training adds. Pure; raises nothing."""
     for prefix in PREFIXES:
         if name.startswith(prefix):
             name = name[len(prefix):]
     return name
 
 
-def listed(names):
+def _listed(names):
     more = f" and {len(names) - SHOWN} more" if len(names) > SHOWN else ""
     return ", ".join(names[:SHOWN]) + more
 
@@ -48,24 +49,26 @@ def listed(names):
 def check_layout(shapes, expected, what):
     """Raises LayoutError naming the first unknown names, missing names and
     wrong shapes of `shapes` (name -> shape list) against `expected` (our
-    state dict's name -> shape list). `what` names the file."""
+    state dict's name -> shape list). `what` names the file. Reads its
+    arguments only; any thread."""
     unknown = [n for n in shapes if n not in expected]
     if unknown:
-        raise LayoutError(f"{what}: {len(unknown)} parameter names are not BiRefNet's (first: {listed(unknown)})")
+        raise LayoutError(f"{what}: {len(unknown)} parameter names are not BiRefNet's (first: {_listed(unknown)})")
     missing = [n for n in expected if n not in shapes and not n.endswith(OPTIONAL_SUFFIXES)]
     if missing:
-        raise LayoutError(f"{what}: {len(missing)} BiRefNet tensors are missing (first: {listed(missing)})")
+        raise LayoutError(f"{what}: {len(missing)} BiRefNet tensors are missing (first: {_listed(missing)})")
     wrong = [f"{n} {list(shapes[n])} (expected {list(expected[n])})" for n in shapes
              if list(shapes[n]) != list(expected[n])]
     if wrong:
-        raise LayoutError(f"{what}: {len(wrong)} tensors have the wrong shape (first: {listed(wrong)})")
+        raise LayoutError(f"{what}: {len(wrong)} tensors have the wrong shape (first: {_listed(wrong)})")
 
 
 def load_into(net, tensors, what):
     """Copies `tensors` (name -> tensor, prefixes already stripped, any
     floating dtype) into `net` as float32. Checks the layout first and that
     any relative_position_index equals Swin's. Raises LayoutError; `net`
-    is only written once everything has been checked."""
+    is only written once everything has been checked. The caller keeps
+    owning `tensors` (they are copied) and must not run `net` meanwhile."""
     state = net.state_dict()
     check_layout({n: list(t.shape) for n, t in tensors.items()}, {n: list(t.shape) for n, t in state.items()},
                  what)
@@ -82,13 +85,16 @@ def load_into(net, tensors, what):
 
 
 def unit_uniform(name, count):
-    """`count` values, uniform with mean 0 and variance 1, from the stream of `name`."""
+    """`count` values, uniform with mean 0 and variance 1, from the stream
+    of `name`: a new float64 numpy array. Pure, any thread; raises nothing."""
     seed = int.from_bytes(hashlib.sha256(("cutout-birefnet:" + name).encode()).digest()[:8], "little")
     values = np.random.Generator(np.random.PCG64(seed)).random(count)
     return (values * 2.0 - 1.0) * math.sqrt(3.0)
 
 
 def draw(name, shape, scale, centre=0.0):
+    """A new float32 tensor of `shape`: unit_uniform(name) * scale + centre.
+    Pure, any thread; raises nothing."""
     count = int(np.prod(shape)) if len(shape) else 1
     values = unit_uniform(name, count).reshape(shape) * scale + centre
     return torch.from_numpy(values.astype(np.float32))
@@ -102,7 +108,8 @@ def stand_in_weights(net):
     about a pixel), their biases 0.02; norm weights 1 +- 0.1, biases 0.05;
     running variances 1.25 +- 0.25; relative-position biases 0.2; the
     index is Swin's own and the batch counts are 0. Pure function of the
-    names and shapes; raises nothing for a BiRefNet module.
+    names and shapes (net is only read): new tensors the caller owns, any
+    thread; AssertionError when net has a layer kind it does not cover.
     """
     out = {}
     offsets = {f"{n}.offset_conv" for n, m in net.named_modules() if isinstance(m, DeformableConv2d)}
@@ -141,5 +148,6 @@ STAND_IN_INPUTS = {"a": [1, 3, 64, 64], "b": [2, 3, 32, 64]}
 
 def stand_in_input(backbone, case):
     """The normalised input image of fixture `case` for `backbone`: unit
-    variance values from the stream of "input:BACKBONE:CASE"."""
+    variance values from the stream of "input:BACKBONE:CASE". A new tensor;
+    pure, any thread; KeyError for an unknown case."""
     return draw(f"input:{backbone}:{case}", STAND_IN_INPUTS[case], 1.0)

@@ -134,8 +134,10 @@ def save(module, meta, path):
 
 
 def write_model(module, meta, entry, dest_dir):
-    """Saves module as DEST_DIR/entry["file"] and registers entry; refuses
-    a broken manifest before writing anything."""
+    """Saves module as DEST_DIR/entry["file"] (through a temporary file)
+    and registers entry; refuses a broken manifest before writing
+    anything. One writer per folder at a time. Raises ImportFailure for a
+    broken manifest, OSError when the folder cannot be written."""
     os.makedirs(dest_dir, exist_ok=True)
     manifest = os.path.join(dest_dir, "manifest.json")
     try:
@@ -149,7 +151,8 @@ def write_model(module, meta, entry, dest_dir):
 def import_weights(src, kind, dest_dir, name, license, overrides, variant, report):
     """A .safetensors / .pth file: BiRefNet-family weights become a scripted
     CutoutBiRefNet; anything else is refused with what the file holds.
-    license is the caller's (None when not stated)."""
+    license is the caller's (None when not stated). Returns the manifest
+    entry (the caller's); raises ImportFailure naming what was wrong."""
     try:
         names, _ = weights_names(src, kind)
         if not looks_like_birefnet(names):

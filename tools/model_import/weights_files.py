@@ -40,8 +40,9 @@ SAFETENSORS_DTYPES = {"F32": ("<f4", 4), "F16": ("<f2", 2), "BF16": ("<u2", 2), 
 
 
 def safetensors_header(path):
-    """(header dict without __metadata__, offset of the data). Raises
-    WeightsFileError when it is not a safetensors header."""
+    """(header dict without __metadata__, offset of the data), new objects
+    the caller owns; reads only the header. Raises WeightsFileError when it
+    is not a safetensors header, OSError when the file cannot be read."""
     size = os.path.getsize(path)
     with open(path, "rb") as f:
         head = f.read(8)
@@ -69,7 +70,8 @@ def read_safetensors(path):
     float16 or bfloat16) of every tensor in a safetensors file. Raises
     WeightsFileError naming the first tensor whose dtype is unknown, whose
     shape or byte range is malformed, or whose bytes lie past the end of
-    the file (a truncated download)."""
+    the file (a truncated download); OSError when it cannot be read. The
+    tensors are the caller's; one call per thread."""
     import torch
 
     tensors, start = safetensors_header(path)
@@ -105,8 +107,8 @@ def read_safetensors(path):
 
 
 def read_pth(path):
-    """name -> tensor of a .pth state dict, loaded with weights_only=True.
-    Raises WeightsFileError as pth_names does."""
+    """name -> tensor (the caller's) of a .pth state dict, loaded with
+    weights_only=True. Raises WeightsFileError as pth_names does."""
     import torch
 
     if is_torchscript_archive(path):
@@ -171,7 +173,8 @@ def looks_like_birefnet(names):
 
 def weights_names(path, kind):
     """(parameter names, dtype and shape of each) of a "safetensors" or
-    "pth" file. Raises WeightsFileError for a file that is not one."""
+    "pth" file, new lists the caller owns. Raises WeightsFileError for a
+    file that is not one."""
     return safetensors_names(path) if kind == "safetensors" else pth_names(path)
 
 
