@@ -3,6 +3,7 @@ variant's own input size.
 
 Usage:
     /usr/bin/python3 tools/bench_birefnet.py [--reps N] [--threads T] [--only NAME ...]
+    /usr/bin/python3 tools/bench_birefnet.py --linear [--threads T]
 
 Each network (the variants that share a backbone and an input size share
 one) is measured in its own child process: it is built with the stand-in
@@ -14,6 +15,9 @@ TorchScript and the forward pass; the stand-in generation briefly holds a
 second copy of the weights, which the peak can include). The CUDA column
 is measured the same way when torch sees a GPU, else says "not measured".
 Prints a Markdown table; results go into benchmarks/RESULTS.md by hand.
+--linear times, instead, one of Swin-L's qkv layers at 1024 x 1024 (1296
+tokens of 768 channels to 2304) as F.linear and as the 1 x 1 convolution
+birefnet_swin.Dense runs, which is why Dense exists.
 """
 
 import argparse
@@ -67,6 +71,29 @@ def measure(backbone, height, width, reps, device):
     return result
 
 
+def linear_vs_convolution(threads, reps=5):
+    """Prints the median seconds of F.linear and of Dense on the same layer."""
+    import torch
+    import torch.nn.functional as F
+
+    from model_import.birefnet_swin import Dense
+
+    torch.set_num_threads(threads)
+    layer = Dense(768, 2304).eval()
+    x = torch.randn(1296, 768)
+    rows = []
+    for label, run in (("F.linear", lambda: F.linear(x, layer.weight, layer.bias)), ("1 x 1 convolution", lambda: layer(x))):
+        times = []
+        with torch.no_grad():
+            for _ in range(reps + 1):
+                start = time.perf_counter()
+                run()
+                times.append(time.perf_counter() - start)
+        rows.append((label, statistics.median(times[1:])))
+    for label, seconds in rows:
+        print(f"{label:>18}: {seconds * 1000:8.1f} ms  (1296 x 768 -> 2304, {threads} threads, median of {reps})")
+
+
 def child(args):
     import torch
 
@@ -101,6 +128,7 @@ def main():
     parser.add_argument("--reps", type=int, default=3, help="timed passes per network (default 3)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads (default: all cores)")
     parser.add_argument("--only", nargs="*", help="variant names to measure (default: all)")
+    parser.add_argument("--linear", action="store_true", help="time a linear layer as F.linear and as Dense")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--backbone", help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, nargs=2, help=argparse.SUPPRESS)
@@ -108,6 +136,9 @@ def main():
     args = parser.parse_args()
     if args.child:
         return child(args)
+    if args.linear:
+        linear_vs_convolution(args.threads)
+        return 0
     import torch
 
     cuda = torch.cuda.is_available()

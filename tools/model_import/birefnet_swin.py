@@ -65,8 +65,8 @@ class Dense(nn.Linear):
     """nn.Linear (same parameters and names) computed as a 1 x 1
     convolution over the tokens: libtorch runs convolutions through oneDNN
     (and the shim lowers them to bf16), while a linear layer goes to
-    whatever BLAS libtorch was built with, 20 times slower on a reference
-    BLAS."""
+    whatever BLAS libtorch was built with, much slower on Debian's reference
+    BLAS (benchmarks/RESULTS.md, BiRefNet imported from weights)."""
 
     def forward(self, x: Tensor) -> Tensor:
         channels = x.shape[-1]
