@@ -4,9 +4,10 @@ metadata, registered in DEST/manifest.json.
 ONNX files are converted (onnx_convert), checked against onnxruntime on a
 photo (onnx_check) and described by what is known about them: rembg's zoo
 files by checksum or graph shape (known_models), anything else by its graph
-and the caller's settings. .safetensors and .pth files are read as data and
-refused with what they hold (weights_files): converting BiRefNet weights is
-not supported yet. The file is never executed.
+and the caller's settings. .safetensors and .pth files are read as data
+(weights_files); BiRefNet-family weights are loaded into cutout's own
+BiRefNet (birefnet_import) and scripted, anything else is refused with what
+it holds. The file is never executed.
 """
 
 import hashlib
@@ -15,10 +16,10 @@ import os
 
 import torch
 
-from . import known_models, models_manifest, onnx_check
+from . import birefnet_import, known_models, models_manifest, onnx_check
 from .onnx_convert import OUTPUT_KINDS, convert_image_model, load_onnx
 from .onnx_graph import ConversionError, Graph
-from .weights_files import WeightsFileError, describe_weights
+from .weights_files import WeightsFileError, describe_weights, looks_like_birefnet, weights_names
 
 META_FILE = "cutout_meta.json"
 FITS = ("stretch", "balanced", "letterbox")
@@ -132,8 +133,81 @@ def save(module, meta, path):
     os.replace(tmp, path)
 
 
+def write_model(module, meta, entry, dest_dir):
+    """Saves module as DEST_DIR/entry["file"] (through a temporary file)
+    and registers entry; refuses a broken manifest before writing
+    anything. One writer per folder at a time. Raises ImportFailure for a
+    broken manifest, OSError when the folder cannot be written."""
+    os.makedirs(dest_dir, exist_ok=True)
+    manifest = os.path.join(dest_dir, "manifest.json")
+    try:
+        models_manifest.load(manifest)
+    except ValueError as e:
+        raise ImportFailure(str(e))
+    save(module, meta, os.path.join(dest_dir, entry["file"]))
+    models_manifest.register(manifest, meta["name"], entry)
+
+
+def import_weights(src, kind, dest_dir, name, license, overrides, variant, report):
+    """A .safetensors / .pth file: BiRefNet-family weights become a scripted
+    CutoutBiRefNet; anything else is refused with what the file holds.
+    license is the caller's (None when not stated). Returns the manifest
+    entry (the caller's); raises ImportFailure naming what was wrong."""
+    try:
+        names, _ = weights_names(src, kind)
+        if not looks_like_birefnet(names):
+            raise ImportFailure(describe_weights(src, kind))
+    except WeightsFileError as e:
+        raise ImportFailure(str(e))
+    output = overrides["output"] or "logits"
+    if output not in OUTPUT_KINDS:
+        raise ImportFailure(f"--output-kind: expected one of {', '.join(OUTPUT_KINDS)}, got {output!r}")
+    if overrides["fit"] is not None and overrides["fit"] not in FITS:
+        raise ImportFailure(f"--fit: expected one of {', '.join(FITS)}, got {overrides['fit']!r}")
+    report(0.05, f"reading {len(names)} BiRefNet tensors")
+    try:
+        module, eager, facts = birefnet_import.build(src, kind, variant, output)
+        report(0.6, "comparing the TorchScript module with the eager one")
+        difference = birefnet_import.compare(module, eager)
+    except birefnet_import.BirefnetImportError as e:
+        raise ImportFailure(str(e))
+    known = birefnet_import.VARIANTS[facts["variant"]]
+    height, width = overrides["input_size"] or known["input_size"]
+    stated = license is not None
+    license = license or known["license"] or "unknown"
+    backbone = birefnet_import.BACKBONE_NAMES[facts["backbone"]]
+    recognised = f"{facts['variant']} weights ({backbone} backbone; variant from {facts['chosen_by']})"
+    _, sha256 = checksums(src)
+    meta = {"format": 1, "name": name, "kind": "alpha", "license": license,
+            "input_size": [height, width], "input_height": height, "input_width": width,
+            "mean": overrides["mean"] or birefnet_import.IMAGENET_MEAN,
+            "std": overrides["std"] or birefnet_import.IMAGENET_STD, "output": output,
+            "fit": overrides["fit"] or "stretch", "source": f"imported {os.path.basename(src)} (sha256 {sha256})",
+            "description": f"{recognised}, built as cutout's BiRefNet in float32 TorchScript; the final "
+                           f"prediction as alpha ({output})."}
+    if stated:
+        notes = "as stated when imported"
+    elif known["license"]:
+        notes = f"not stated when imported; the {facts['variant']} weights are published under {known['license']}"
+    else:
+        notes = f"not stated when imported; the file's upstream publishes it under {known['upstream_license']}"
+    entry = {"file": f"{name}.pt", "imported": True,
+             "source": {"file": os.path.basename(src), "size": os.path.getsize(src), "sha256": sha256,
+                        "recognised_as": recognised, "tensors": facts["tensors"]},
+             "license": {"weights": license, "notes": notes},
+             "meta": meta,
+             "verification": {"check": "TorchScript module against the eager module, random 2 x 3 x 64 x 96 input",
+                              "max_abs_difference": difference}}
+    if known["notice"]:
+        entry["warnings"] = [known["notice"]]
+    report(0.8, f"writing {entry['file']}")
+    write_model(module, meta, entry, dest_dir)
+    report(1.0, f"{facts['variant']} -> {os.path.join(dest_dir, entry['file'])}")
+    return entry
+
+
 def import_model(src, dest_dir, name=None, license=None, mean=None, std=None, size=None, output_kind=None,
-                 fit=None, progress=None, verify=True, root=None):
+                 fit=None, progress=None, verify=True, root=None, variant=None):
     """Imports `src` as DEST_DIR/NAME.pt and registers it in
     DEST_DIR/manifest.json; returns the manifest entry.
 
@@ -141,15 +215,22 @@ def import_model(src, dest_dir, name=None, license=None, mean=None, std=None, si
     one of OUTPUT_KINDS; fit: one of FITS. Unset values come from the file's
     known settings or its graph. progress(fraction, message) is called as
     the steps go. verify compares the result with onnxruntime-node on a
-    photo (needs it installed under ROOT/tools). Raises ImportFailure with
-    a message naming what was wrong: the file (not a model, weights we do not
-    convert, unsupported ONNX ops), a setting, or the check.
+    photo (needs it installed under ROOT/tools); a BiRefNet weights file is
+    always compared with its eager module instead. variant: a
+    birefnet_import.VARIANTS name, for weights files only (default: from
+    the file's name and backbone). Raises ImportFailure with a message
+    naming what was wrong: the file (not a model, weights we do not convert,
+    a BiRefNet layout with unknown, missing or mis-shaped tensors,
+    unsupported ONNX ops), a setting, or the check. Single-threaded; the
+    caller owns the returned dict. An entry may carry "warnings" (lines
+    the caller shows, such as a non-commercial licence).
     """
     report = progress or (lambda fraction, message: None)
     root = root or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     if not os.path.isfile(src):
         raise ImportFailure(f"{src}: no such file")
     name = model_name(src, name)
+    stated_license = license
     license = license or "unknown"
     if len(license.encode()) > TEXT_LIMIT:
         raise ImportFailure(f"--license: expected at most {TEXT_LIMIT} bytes (an SPDX id such as "
@@ -158,11 +239,9 @@ def import_model(src, dest_dir, name=None, license=None, mean=None, std=None, si
                  "std": three_numbers("--std", std, True), "output": output_kind, "fit": fit}
     kind = file_kind(src)
     if kind != "onnx":
-        try:
-            description = describe_weights(src, kind)
-        except WeightsFileError as e:
-            raise ImportFailure(str(e))
-        raise ImportFailure(description)
+        return import_weights(src, kind, dest_dir, name, stated_license, overrides, variant, report)
+    if variant is not None:
+        raise ImportFailure("--variant: only for BiRefNet weights files (.safetensors, .pth), not ONNX")
     report(0.05, "reading the ONNX file")
     md5, sha256 = checksums(src)
     try:
@@ -200,13 +279,6 @@ def import_model(src, dest_dir, name=None, license=None, mean=None, std=None, si
             raise ImportFailure(str(e))
     else:
         entry["verification"] = {"skipped": "not asked for"}
-    os.makedirs(dest_dir, exist_ok=True)
-    manifest = os.path.join(dest_dir, "manifest.json")
-    try:
-        models_manifest.load(manifest)  # refuse a broken manifest before writing the model
-    except ValueError as e:
-        raise ImportFailure(str(e))
-    save(module, meta, os.path.join(dest_dir, entry["file"]))
-    models_manifest.register(manifest, name, entry)
+    write_model(module, meta, entry, dest_dir)
     report(1.0, f"{count} ops -> {os.path.join(dest_dir, entry['file'])}")
     return entry
