@@ -17,15 +17,15 @@ is wrong.
 import argparse
 import json
 import os
-import shutil
 import struct
-import subprocess
 import sys
-import tempfile
 import unittest
 
 import numpy as np
 import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from import_command_case import ImportCommandCase  # noqa: E402
 
 ROOT = None
 TOLERANCE = 1e-4
@@ -158,8 +158,10 @@ class VariantNameTest(unittest.TestCase):
             self.assertEqual(birefnet_import.variant_from_names(path), expected, path)
 
 
-class ImportTest(unittest.TestCase):
+class ImportTest(ImportCommandCase):
     """tools/import-model on official-layout weights files (Swin-T, and one Swin-L)."""
+
+    scratch_prefix = "cutout_weights_test_"
 
     @classmethod
     def setUpClass(cls):
@@ -170,30 +172,6 @@ class ImportTest(unittest.TestCase):
         cls.x = torch.randn(2, 3, 64, 96, generator=torch.Generator().manual_seed(5))
         with torch.no_grad():
             cls.expected = torch.sigmoid(cls.net(cls.x))
-
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="cutout_weights_test_")
-        self.dest = os.path.join(self.tmp, "models")
-
-    def tearDown(self):
-        shutil.rmtree(self.tmp)
-
-    def run_tool(self, *args):
-        command = [os.path.join(ROOT, "tools", "import-model"), *args, "--dir", self.dest]
-        return subprocess.run(command, capture_output=True, text=True)
-
-    def imported(self, name):
-        files = {"cutout_meta.json": ""}
-        module = torch.jit.load(os.path.join(self.dest, f"{name}.pt"), map_location="cpu", _extra_files=files)
-        with open(os.path.join(self.dest, "manifest.json")) as f:
-            entry = json.load(f)["models"][name]
-        return module, json.loads(files["cutout_meta.json"]), entry
-
-    def assert_refused(self, result, *parts):
-        self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
-        for part in parts:
-            self.assertIn(part, result.stderr)
-        self.assertFalse(os.path.exists(os.path.join(self.dest, "manifest.json")))
 
     def assert_same_output(self, module):
         with torch.no_grad():
@@ -312,6 +290,7 @@ def main():
     parser.add_argument("--root", required=True, help="repository root")
     args, rest = parser.parse_known_args()
     ROOT = os.path.abspath(args.root)
+    ImportCommandCase.root = ROOT
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     program = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2)
     return 0 if program.result.wasSuccessful() else 1

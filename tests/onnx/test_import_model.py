@@ -16,15 +16,16 @@ import os
 import pickle
 import shutil
 import struct
-import subprocess
 import sys
-import tempfile
 import unittest
 
 import numpy as np
 import onnx
 import torch
 from onnx import TensorProto, helper, numpy_helper
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from import_command_case import ImportCommandCase  # noqa: E402
 
 ROOT = None
 rng = np.random.default_rng(7)
@@ -73,31 +74,7 @@ class Exploit:
         return (os.system, (f"touch {self.marker}",))
 
 
-class ImportModelTest(unittest.TestCase):
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="cutout_import_test_")
-        self.dest = os.path.join(self.tmp, "models")
-
-    def tearDown(self):
-        shutil.rmtree(self.tmp)
-
-    def run_tool(self, *args):
-        command = [os.path.join(ROOT, "tools", "import-model"), *args, "--dir", self.dest]
-        return subprocess.run(command, capture_output=True, text=True)
-
-    def imported(self, name):
-        files = {"cutout_meta.json": ""}
-        module = torch.jit.load(os.path.join(self.dest, f"{name}.pt"), map_location="cpu", _extra_files=files)
-        with open(os.path.join(self.dest, "manifest.json")) as f:
-            entry = json.load(f)["models"][name]
-        return module, json.loads(files["cutout_meta.json"]), entry
-
-    def assert_refused(self, result, *parts):
-        self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
-        for part in parts:
-            self.assertIn(part, result.stderr)
-        self.assertFalse(os.path.exists(os.path.join(self.dest, "manifest.json")))
-
+class ImportModelTest(ImportCommandCase):
     def test_plain_onnx_with_flags(self):
         src = image_model(os.path.join(self.tmp, "tiny.onnx"), 64)
         result = self.run_tool(src, "--mean", "0.5", "0.5", "0.5", "--std", "0.25", "0.25", "0.25",
@@ -221,6 +198,7 @@ def main():
     parser.add_argument("--root", required=True, help="repository root")
     args, rest = parser.parse_known_args()
     ROOT = os.path.abspath(args.root)
+    ImportCommandCase.root = ROOT
     if not os.path.isdir(os.path.join(ROOT, "tools", "node_modules", "onnxruntime-node")):
         print("FAIL: onnxruntime-node is missing: run tools/fetch-model --with-reference", file=sys.stderr)
         return 1
