@@ -5,10 +5,12 @@ scratch models folder per test, the command, and reading back what it wrote.
 Set ImportCommandCase.root to the repository before unittest runs.
 """
 
+import argparse
 import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import unittest
 
@@ -45,3 +47,19 @@ class ImportCommandCase(unittest.TestCase):
         for part in parts:
             self.assertIn(part, result.stderr)
         self.assertFalse(os.path.exists(os.path.join(self.dest, "manifest.json")))
+
+
+def parse_root(description):
+    """(the repository root given by --root, the arguments left for unittest);
+    sets ImportCommandCase.root. Exits with argparse's message without --root."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--root", required=True, help="repository root")
+    args, rest = parser.parse_known_args()
+    ImportCommandCase.root = os.path.abspath(args.root)
+    return ImportCommandCase.root, rest
+
+
+def run_unittest(rest):
+    """Runs this program's test cases with unittest; 0 when all pass, else 1."""
+    program = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2)
+    return 0 if program.result.wasSuccessful() else 1

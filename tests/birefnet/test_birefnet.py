@@ -14,7 +14,6 @@ manifest entry; broken files must be refused with a message naming what
 is wrong.
 """
 
-import argparse
 import json
 import os
 import struct
@@ -25,7 +24,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from import_command_case import ImportCommandCase  # noqa: E402
+from import_command_case import ImportCommandCase, parse_root, run_unittest  # noqa: E402
 
 ROOT = None
 TOLERANCE = 1e-4
@@ -286,14 +285,9 @@ class ImportTest(ImportCommandCase):
 
 def main():
     global ROOT
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--root", required=True, help="repository root")
-    args, rest = parser.parse_known_args()
-    ROOT = os.path.abspath(args.root)
-    ImportCommandCase.root = ROOT
+    ROOT, rest = parse_root(__doc__.split("\n\n")[0])
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
-    program = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2)
-    return 0 if program.result.wasSuccessful() else 1
+    return run_unittest(rest)
 
 
 if __name__ == "__main__":

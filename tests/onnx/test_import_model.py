@@ -10,14 +10,12 @@ folder and is checked against onnxruntime on a photo, as a user's would;
 the tests then read back the .pt, its metadata and the manifest entry.
 """
 
-import argparse
 import json
 import os
 import pickle
 import shutil
 import struct
 import sys
-import unittest
 
 import numpy as np
 import onnx
@@ -25,7 +23,7 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from import_command_case import ImportCommandCase  # noqa: E402
+from import_command_case import ImportCommandCase, parse_root, run_unittest  # noqa: E402
 
 ROOT = None
 rng = np.random.default_rng(7)
@@ -194,16 +192,11 @@ class ImportModelTest(ImportCommandCase):
 
 def main():
     global ROOT
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--root", required=True, help="repository root")
-    args, rest = parser.parse_known_args()
-    ROOT = os.path.abspath(args.root)
-    ImportCommandCase.root = ROOT
+    ROOT, rest = parse_root(__doc__.split("\n\n")[0])
     if not os.path.isdir(os.path.join(ROOT, "tools", "node_modules", "onnxruntime-node")):
         print("FAIL: onnxruntime-node is missing: run tools/fetch-model --with-reference", file=sys.stderr)
         return 1
-    program = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2)
-    return 0 if program.result.wasSuccessful() else 1
+    return run_unittest(rest)
 
 
 if __name__ == "__main__":
