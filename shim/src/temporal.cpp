@@ -40,10 +40,15 @@ struct cutout_shim_temporal {
     at::Tensor smoothed;   // last smoothed matte, H x W
     at::Tensor predicted;  // last predicted matte, H x W
     at::Tensor binary;     // last thresholded matte (0/1), H x W, when a threshold is set
-    std::vector<int64_t> reused;  // items given the last predicted matte since the last apply
-    // Reduced luminance that temporal_reuse computed, by item, kept until
-    // the next apply so that the same frame is not reduced twice.
-    std::vector<std::pair<int64_t, at::Tensor>> judged;
+    // The items temporal_reuse judged since the last apply, in order: the
+    // reduced luminance it computed (so apply does not reduce the frame
+    // again) and whether it gave the item the last predicted matte.
+    struct judged_item {
+        int64_t item;
+        at::Tensor luma;
+        bool reused;
+    };
+    std::vector<judged_item> judged;
 };
 
 namespace cutout_shim {
@@ -171,19 +176,16 @@ extern "C" cutout_shim_status cutout_shim_temporal_reuse(cutout_shim_temporal *s
         // Items come in increasing order until apply; an item at or before
         // the last one judged means a chunk that is tried again, or a call
         // that stopped before apply: what was noted for it is stale.
-        if (!state->judged.empty() && item <= state->judged.back().first) {
-            state->judged.clear();
-            state->reused.clear();
-        }
+        if (!state->judged.empty() && item <= state->judged.back().item) state->judged.clear();
         at::Tensor luma = reduced_luma(img, item);
-        state->judged.emplace_back(item, luma);
+        state->judged.push_back({item, luma, false});
         if (!same_size(luma, state->predicted_luma) ||
             state->predicted.size(0) != img.size(1) || state->predicted.size(1) != img.size(2))
             return CUTOUT_SHIM_OK;
         const double change = (luma - state->predicted_luma).abs_().mean().item<double>();
         if (!(change < params->skip_below)) return CUTOUT_SHIM_OK;
         alpha.select(0, item).copy_(state->predicted);
-        state->reused.push_back(item);
+        state->judged.back().reused = true;
         *reused = true;
         return CUTOUT_SHIM_OK;
     });
@@ -209,10 +211,10 @@ extern "C" cutout_shim_status cutout_shim_temporal_apply(cutout_shim_temporal *s
             at::Tensor a = alpha.select(0, item);
             a.clamp_(0.0, 1.0);
             auto judged = std::find_if(state->judged.begin(), state->judged.end(),
-                                       [item](const auto &j) { return j.first == item; });
-            at::Tensor luma = judged != state->judged.end() ? judged->second : reduced_luma(img, item);
-            const bool predicted_here =
-                std::find(state->reused.begin(), state->reused.end(), item) == state->reused.end();
+                                       [item](const auto &j) { return j.item == item; });
+            const bool was_judged = judged != state->judged.end();
+            at::Tensor luma = was_judged ? judged->luma : reduced_luma(img, item);
+            const bool predicted_here = !(was_judged && judged->reused);
             bool fresh = !same_size(luma, state->luma) || !state->smoothed.defined() ||
                          state->smoothed.size(0) != height || state->smoothed.size(1) != width;
             at::Tensor out = a;
@@ -263,7 +265,6 @@ extern "C" cutout_shim_status cutout_shim_temporal_apply(cutout_shim_temporal *s
             }
             a.copy_(out);
         }
-        state->reused.clear();
         state->judged.clear();
         return CUTOUT_SHIM_OK;
     });
