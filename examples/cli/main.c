@@ -345,6 +345,20 @@ static bool add_listed_input(const char *path, void *user)
     return true;
 }
 
+/* The summary's second line: what the model computed in and, for "auto",
+ * why. The model is loaded by then, so the query costs nothing. */
+static void print_precision(cutout_context *ctx, const cli_options *o)
+{
+    char chosen[16], reason[256];
+    if (cutout_context_model_precision(ctx, o->model, o->precision, chosen, sizeof chosen, reason,
+                                       sizeof reason) != CUTOUT_OK)
+        return;
+    if (reason[0] != '\0')
+        fprintf(stderr, "precision: %s (%s)\n", chosen, reason);
+    else
+        fprintf(stderr, "precision: %s\n", chosen);
+}
+
 static int run_images(run_state *r)
 {
     const cli_options *o = r->opts;
@@ -405,6 +419,8 @@ static int run_images(run_state *r)
         fprintf(stderr, "%lld image%s: %lld done, %lld failed%s, %.1f s\n", (long long)r->total,
                 r->total == 1 ? "" : "s", (long long)r->done, (long long)(r->failed + skipped),
                 skipped > 0 ? " or skipped" : "", progress_elapsed(&r->bar));
+    if (!o->quiet && r->done > 0)
+        print_precision(r->ctx, o);
     if (skipped > 0)
         return EXIT_FAILED;
     return r->failed > 0 ? EXIT_FAILED : EXIT_SUCCESS;

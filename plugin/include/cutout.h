@@ -167,6 +167,23 @@ CUTOUT_API const char *cutout_context_model_dir(const cutout_context *ctx, int64
 CUTOUT_API cutout_status cutout_context_model_path(cutout_context *ctx, const char *name,
                                                    char *buf, size_t buf_cap);
 
+/* What model `name` computes in when a node asks for it in `precision`
+ * ("auto", "fp32", "bf16" or "fp16", as the nodes' precision input takes
+ * it). Loads the model onto the context's device unless it already holds it
+ * in that precision, exactly as a node run would (so the run that follows
+ * pays nothing more). Writes the result, "fp32", "bf16" or "fp16", into
+ * chosen (capacity chosen_cap >= 8) and one sentence saying why "auto"
+ * chose it into reason (capacity reason_cap; reason may be NULL when
+ * reason_cap is 0; "" for a precision asked for by name), both truncated to
+ * fit. Thread-safe.
+ * Errors: INVALID_ARGUMENT (NULL ctx, name, precision or chosen, chosen_cap
+ * < 8), MODEL_NOT_FOUND, MODEL_INVALID, DEVICE (precision not supported on
+ * this device), OUT_OF_MEMORY. */
+CUTOUT_API cutout_status cutout_context_model_precision(cutout_context *ctx, const char *name,
+                                                        const char *precision, char *chosen,
+                                                        size_t chosen_cap, char *reason,
+                                                        size_t reason_cap);
+
 /* ------------------------------------------------------------------------ */
 /* Running a node                                                            */
 

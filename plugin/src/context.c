@@ -162,3 +162,24 @@ CUTOUT_API cutout_status cutout_context_model_path(cutout_context *ctx, const ch
     free(path);
     return CUTOUT_OK;
 }
+
+CUTOUT_API cutout_status cutout_context_model_precision(cutout_context *ctx, const char *name,
+                                                        const char *precision, char *chosen,
+                                                        size_t chosen_cap, char *reason,
+                                                        size_t reason_cap)
+{
+    cutout_error_clear();
+    if (!ctx || !name || !precision || !chosen || chosen_cap < 8 || (!reason && reason_cap > 0))
+        return cutout_error_set(CUTOUT_ERR_INVALID_ARGUMENT,
+                                "cutout_context_model_precision: ctx, name, precision and chosen "
+                                "must be non-NULL, chosen_cap >= 8, reason non-NULL when "
+                                "reason_cap > 0");
+    chosen[0] = '\0';
+    if (reason_cap > 0) reason[0] = '\0';
+    const loaded_model *model = NULL;
+    cutout_status st = models_get(ctx, name, precision, &model);
+    if (st != CUTOUT_OK) return st;
+    snprintf(chosen, chosen_cap, "%s", model->info.precision);
+    if (reason_cap > 0) snprintf(reason, reason_cap, "%s", model->info.precision_reason);
+    return CUTOUT_OK;
+}

@@ -67,6 +67,8 @@ typedef struct cutout_shim_model_info {
     char precision[8];    /* what the forward pass computes in: "fp32", "bf16", "fp16" */
     char fit[16];         /* the fit the model was trained with, "stretch" or
                              "letterbox"; "" when its metadata names none */
+    char precision_reason[256]; /* why "auto" chose `precision` (one sentence);
+                                   "" when the precision was asked for by name */
 } cutout_shim_model_info;
 
 /* The library's own version string of libtorch it was compiled against,
@@ -80,8 +82,10 @@ cutout_shim_status cutout_shim_cuda_available(bool *available, char *err, size_t
 cutout_shim_status cutout_shim_set_num_threads(int32_t n, char *err, size_t err_cap);
 
 /* How a model is loaded and run; NULL means every field's default.
- * precision: "fp32", "bf16", "fp16", or "auto" (bf16 on a CPU with AMX,
- *   fp16 on CUDA, fp32 elsewhere); NULL means "fp32". The weights are
+ * precision: "fp32", "bf16", "fp16", or "auto" (fp16 on CUDA, fp32 on a
+ *   CPU without native bf16; on a CPU with it, whichever of fp32 and bf16
+ *   ran one of the model's convolutions faster, timed once per process);
+ *   NULL means "fp32". The weights are
  *   converted and laid out for it once, at load.
  * cpu_shared_passes: on a CPU, the items of a predict call share one
  *   forward pass, as they always do on CUDA (default: one pass per item).
@@ -95,7 +99,9 @@ typedef struct cutout_shim_load_params {
 } cutout_shim_load_params;
 
 /* Loads a TorchScript model file onto `device` (CPU, or CUDA device N).
- * info->precision says which precision was chosen.
+ * info->precision says which precision was chosen, info->precision_reason
+ * why "auto" chose it. Thread-safe for different models; a first "auto"
+ * load on the CPU waits for any other's timing.
  * Errors: MODEL_NOT_FOUND (no such file), MODEL_INVALID (not TorchScript,
  * no or bad metadata, unsupported kind), DEVICE (device unavailable, or
  * the precision is not supported there), INVALID_ARGUMENT (unknown

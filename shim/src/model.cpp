@@ -31,13 +31,10 @@
 #include <string>
 #include <sys/stat.h>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <cpuid.h>
-#endif
-
 #include "cpu_allocator.hpp"
 #include "guard.hpp"
 #include "onednn_conv.hpp"
+#include "precision.hpp"
 #include "tensor_bridge.hpp"
 
 namespace cutout_shim {
@@ -195,68 +192,6 @@ at::ScalarType weights_dtype(const torch::jit::Module &module) {
     for (const at::Tensor &b : module.buffers())
         if (at::isFloatingType(b.scalar_type())) return b.scalar_type();
     return at::kFloat;
-}
-
-// oneDNN's ISA cap (ONEDNN_MAX_CPU_ISA, or DNNL_MAX_CPU_ISA as oneDNN 2
-// reads it) in upper case; "" when none is set.
-std::string isa_cap() {
-    const char *cap = std::getenv("ONEDNN_MAX_CPU_ISA");
-    if (cap == nullptr || *cap == '\0') cap = std::getenv("DNNL_MAX_CPU_ISA");
-    std::string isa(cap != nullptr ? cap : "");
-    for (char &c : isa) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    return isa;
-}
-
-// Whether the cap is unset or one of `allowed`. oneDNN runs nothing above
-// the cap, so a kernel family it excludes must not be counted on here.
-bool isa_cap_is_unset_or(std::initializer_list<const char *> allowed) {
-    const std::string cap = isa_cap();
-    if (cap.empty() || cap == "ALL" || cap == "DEFAULT") return true;
-    for (const char *ok : allowed)
-        if (cap == ok) return true;
-    return false;
-}
-
-// True when this CPU computes bf16 natively: AMX-BF16 (CPUID.(EAX=7,
-// ECX=0):EDX bit 22) or AVX512-BF16, and oneDNN's ISA cap allows it. Both
-// need AVX-512 state saved by the OS, which __builtin_cpu_supports("avx512f")
-// checks.
-bool cpu_has_native_bf16() {
-#if defined(__x86_64__) || defined(__i386__)
-    static const bool native = [] {
-        if (!isa_cap_is_unset_or({"AVX512_CORE_BF16", "AVX512_CORE_FP16", "AVX512_CORE_AMX",
-                                  "AVX512_CORE_AMX_FP16", "AVX10_1_512", "AVX10_1_512_AMX",
-                                  "AVX10_1_512_AMX_FP16", "AVX10_2_512", "AVX10_2_512_AMX_2"}))
-            return false;
-        __builtin_cpu_init();
-        if (!__builtin_cpu_supports("avx512f")) return false;
-        if (__builtin_cpu_supports("avx512bf16")) return true;
-        unsigned int eax = 0, ebx = 0, ecx = 0, edx = 0;
-        return __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) && (edx & (1u << 22)) != 0;
-    }();
-    return native;
-#else
-    return false;
-#endif
-}
-
-// True when bf16 runs on AMX-BF16 tiles here, which is what makes it faster
-// than fp32: with AVX512-BF16 alone (AMD Zen 4, or an Intel CPU held below
-// AMX) the bf16 forward pass measured slower than fp32 (benchmarks/RESULTS.md).
-bool cpu_has_amx_bf16() {
-#if defined(__x86_64__) || defined(__i386__)
-    static const bool amx = [] {
-        if (!cpu_has_native_bf16()) return false;
-        if (!isa_cap_is_unset_or({"AVX512_CORE_AMX", "AVX512_CORE_AMX_FP16", "AVX10_1_512_AMX",
-                                  "AVX10_1_512_AMX_FP16", "AVX10_2_512_AMX_2"}))
-            return false;
-        unsigned int eax = 0, ebx = 0, ecx = 0, edx = 0;
-        return __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) && (edx & (1u << 22)) != 0;
-    }();
-    return amx;
-#else
-    return false;
-#endif
 }
 
 at::ScalarType precision_dtype(const std::string &p) {
@@ -446,31 +381,6 @@ void prepare_for_inference(cutout_shim_model &model, const std::string &precisio
     model.channels_last = true;
 }
 
-// "auto" resolves to what the device computes fastest: bf16 on a CPU with
-// AMX-BF16, fp16 on CUDA, fp32 elsewhere (AVX512-BF16 without AMX included).
-// fp16 on the CPU is refused: libtorch's CPU convolutions have no fp16
-// kernels.
-std::string resolve_precision(const char *precision, const c10::Device &dev) {
-    std::string p = precision == nullptr ? "fp32" : precision;
-    if (p != "auto" && p != "fp32" && p != "bf16" && p != "fp16")
-        fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT,
-             "precision: expected auto, fp32, bf16 or fp16, got " + in_quotes(p));
-    if (p == "auto") {
-        if (dev.is_cuda()) return "fp16";
-        return cpu_has_amx_bf16() ? "bf16" : "fp32";
-    }
-    if (p == "fp16" && dev.is_cpu())
-        fail(CUTOUT_SHIM_ERR_DEVICE,
-             "precision: fp16 is not supported on cpu (expected fp32 or bf16 there; fp16 needs cuda)");
-    // Without native bf16 libtorch would emulate it, slower than fp32 and
-    // less exact, or fail inside oneDNN: refuse it with the reason instead.
-    if (p == "bf16" && dev.is_cpu() && !cpu_has_native_bf16())
-        fail(CUTOUT_SHIM_ERR_DEVICE,
-             "precision: bf16 needs a CPU with AVX512-BF16 or AMX-BF16, and this one (or "
-             "ONEDNN_MAX_CPU_ISA) has neither (expected auto or fp32 here)");
-    return p;
-}
-
 }  // namespace
 }  // namespace cutout_shim
 
@@ -497,7 +407,7 @@ extern "C" cutout_shim_status cutout_shim_model_load(const char *path, DLDevice 
         c10::Device dev = device_from_dl(device, "device");
         require_device_available(dev, "device");
         if (dev.is_cpu()) install_cpu_allocator();
-        const std::string chosen = resolve_precision(load.precision, dev);
+        precision_choice chosen = check_precision(load.precision, dev);
         std::string file(path);
         require_readable_file(file);
 
@@ -518,8 +428,12 @@ extern "C" cutout_shim_status cutout_shim_model_load(const char *path, DLDevice 
 
         model->module.eval();
         model->input_dtype = weights_dtype(model->module);
-        prepare_for_inference(*model, chosen);
-        std::snprintf(model->info.precision, sizeof model->info.precision, "%s", chosen.c_str());
+        if (chosen.precision == "auto") chosen = choose_cpu_auto(model->module);
+        prepare_for_inference(*model, chosen.precision);
+        std::snprintf(model->info.precision, sizeof model->info.precision, "%s",
+                      chosen.precision.c_str());
+        std::snprintf(model->info.precision_reason, sizeof model->info.precision_reason, "%s",
+                      chosen.reason.c_str());
 
         at::TensorOptions f32 = at::TensorOptions().dtype(at::kFloat).device(dev);
         model->mean = at::tensor(at::ArrayRef<float>(model->info.mean, 3), f32).view({1, 3, 1, 1});

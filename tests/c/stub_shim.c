@@ -104,6 +104,9 @@ cutout_shim_status cutout_shim_model_load(const char *path, DLDevice device,
     snprintf(info->license, sizeof info->license, "MIT");
     info->input_height = info->input_width = 64;
     snprintf(info->precision, sizeof info->precision, "%s", chosen);
+    if (precision && strcmp(precision, "auto") == 0)
+        snprintf(info->precision_reason, sizeof info->precision_reason,
+                 "auto: the stub computes in fp32 only");
     for (int c = 0; c < 3; c++) {
         info->mean[c] = 0.0f;
         info->std[c] = 1.0f;

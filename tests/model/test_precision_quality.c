@@ -16,7 +16,9 @@
  *
  * On a CPU without native bf16 (or with ONEDNN_MAX_CPU_ISA below
  * AVX512_CORE_BF16) the library must refuse "bf16" with a message that
- * says why, and "auto" must give exactly the fp32 matte.
+ * says why, and "auto" must give exactly the fp32 matte. Where bf16 runs,
+ * "auto" (decided by a timing on this CPU) must give, on the first photo,
+ * exactly the matte of the precision the context reports it chose.
  * Photos are read as RGB; an RGBA photo's dropped alpha composites onto
  * black. Fails when the model or the photos are missing; exit status 0
  * only when every photo passed.
@@ -87,6 +89,31 @@ static int probe_bf16(cutout_context *ctx) {
     return 0;
 }
 
+/* Whether "auto" was compared with the precision it reports (once). */
+static bool auto_checked = false;
+
+/* "auto" (measured on this CPU) must give, to the bit, the matte of the
+ * precision the context reports it chose: fp32's `ref` or bf16's `low`.
+ * 1 when it does. */
+static int check_auto(cutout_context *ctx, DLTensor *image, DLManagedTensor *ref,
+                      DLManagedTensor *low, const char *name) {
+    char chosen[16], reason[256];
+    if (cutout_context_model_precision(ctx, "isnet", "auto", chosen, sizeof chosen, reason,
+                                       sizeof reason) != CUTOUT_OK) {
+        fprintf(stderr, "FAIL: auto: %s\n", cutout_last_error());
+        return 0;
+    }
+    DLManagedTensor *a = run_mask(ctx, image, "auto");
+    DLManagedTensor *same = strcmp(chosen, "bf16") == 0 ? low : ref;
+    size_t bytes = (size_t)(image->shape[1] * image->shape[2]) * sizeof(float);
+    int ok = a != NULL && (strcmp(chosen, "bf16") == 0 || strcmp(chosen, "fp32") == 0) &&
+             memcmp(a->dl_tensor.data, same->dl_tensor.data, bytes) == 0;
+    printf("%s %-32s auto chose %s (%s) and %s its matte\n", ok ? "ok  " : "FAIL", name, chosen,
+           reason, ok ? "gives" : "does not give");
+    if (a != NULL) a->deleter(a);
+    return ok;
+}
+
 /* 1 when the photo passes, 0 when it fails. */
 static int check_photo(cutout_context *ctx, const char *path, const char *name) {
     int64_t h, w;
@@ -114,6 +141,10 @@ static int check_photo(cutout_context *ctx, const char *path, const char *name) 
         ok = d.mean <= kMaxMean && d.iou >= kMinIoU;
         printf("%s %-32s bf16 vs fp32: mean |d| %.2e (max %.0e), IoU@0.5 %.5f (min %.3f)\n",
                ok ? "ok  " : "FAIL", name, d.mean, kMaxMean, d.iou, kMinIoU);
+        if (!auto_checked) {
+            auto_checked = true;
+            ok = ok && check_auto(ctx, &image, ref, low, name);
+        }
     }
     if (low != NULL) low->deleter(low);
     if (ref != NULL) ref->deleter(ref);

@@ -11,6 +11,7 @@ int case_load(void);
 int case_bad_files(void);
 int case_device(void);
 int case_precision(void);
+int case_precision_rule(void);
 int case_bf16_close(void);
 int case_predict_photo(void);
 int case_predict_strided(void);

@@ -277,14 +277,6 @@ static bool cap_is_one_of(const char *const *below, size_t n) {
 
 static const char *const kBelowBf16[] = {"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2",
                                          "AVX512_CORE", "AVX512_CORE_VNNI"};
-static const char *const kBelowAmx[] = {"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2",
-                                        "AVX512_CORE", "AVX512_CORE_VNNI", "AVX512_CORE_BF16",
-                                        "AVX512_CORE_FP16", "AVX10_1_512"};
-
-/* Whether "auto" must pick bf16 here: AMX-BF16, not held below AMX. */
-static bool expect_auto_bf16(void) {
-    return cpuinfo_has(" amx_bf16") && !cap_is_one_of(kBelowAmx, sizeof kBelowAmx / sizeof kBelowAmx[0]);
-}
 
 /* Whether the shim must run bf16 here: the CPU has it (AMX-BF16 or
  * AVX512-BF16) and oneDNN's ISA cap, when set, is not below
@@ -323,10 +315,34 @@ int case_precision(void) {
 
     CHECK_STATUS(cutout_shim_model_load(path, CPU, PRECISION("auto"), &model, &info, err, sizeof err),
                  CUTOUT_SHIM_OK, err, NULL);
-    const char *expected = expect_auto_bf16() ? "bf16" : "fp32";
-    CHECK(strcmp(info.precision, expected) == 0, "auto on this cpu: expected %s, got %s", expected,
-          info.precision);
     cutout_shim_model_free(model);
+    if (!native) {
+        CHECK(strcmp(info.precision, "fp32") == 0, "auto without native bf16: got %s",
+              info.precision);
+        CHECK(strstr(info.precision_reason, "no native bf16") != NULL ||
+                  strstr(info.precision_reason, "ISA cap") != NULL,
+              "auto without native bf16: reason '%s'", info.precision_reason);
+    } else {
+        /* Measured: the choice must follow the ratio the reason reports. */
+        const char *measured = strstr(info.precision_reason, "bf16 measured ");
+        double ratio = measured != NULL ? atof(measured + strlen("bf16 measured ")) : -1.0;
+        const char *expected = ratio >= 1.1 || (ratio > 1.0 / 1.1 && ratio < 1.1) ? "bf16" : "fp32";
+        if (strstr(info.precision_reason, "noisy") != NULL) expected = "bf16";
+        CHECK(measured != NULL, "auto with native bf16: no measurement in '%s'",
+              info.precision_reason);
+        CHECK(strcmp(info.precision, expected) == 0, "auto: chose %s after '%s'", info.precision,
+              info.precision_reason);
+        printf("auto on this cpu: %s (%s)\n", info.precision, info.precision_reason);
+    }
+    /* A second load in this process reuses the first one's decision. */
+    cutout_shim_model_info again;
+    CHECK_STATUS(cutout_shim_model_load(path, CPU, PRECISION("auto"), &model, &again, err, sizeof err),
+                 CUTOUT_SHIM_OK, err, NULL);
+    cutout_shim_model_free(model);
+    CHECK(strcmp(again.precision, info.precision) == 0 &&
+              strcmp(again.precision_reason, info.precision_reason) == 0,
+          "auto twice: %s (%s), then %s (%s)", info.precision, info.precision_reason,
+          again.precision, again.precision_reason);
 
     model = NULL;
     CHECK_STATUS(cutout_shim_model_load(path, CPU, PRECISION("fp16"), &model, &info, err, sizeof err),
@@ -336,6 +352,35 @@ int case_precision(void) {
                  CUTOUT_SHIM_ERR_INVALID_ARGUMENT, err,
                  "precision: expected auto, fp32, bf16 or fp16, got 'int8'");
     CHECK(model == NULL, "int8 refused but a model came back");
+    return 0;
+}
+
+/* The rule "auto" applies to its timings, on made-up timings: a clear
+ * winner either way, a tie and a noisy machine (the class rule), none. */
+int case_precision_rule(void) {
+    struct {
+        double fp32[5], bf16[5];
+        size_t n;
+        bool class_bf16;
+        const char *precision, *reason;
+    } cases[] = {
+        {{10, 10.2, 10.1, 10, 10.3}, {5, 5.1, 5, 5.2, 5}, 5, false, "bf16", "measured 2.00x"},
+        {{5, 5.1, 5, 5.2, 5}, {10, 10.2, 10.1, 10, 10.3}, 5, true, "fp32", "measured 0.50x"},
+        {{10, 10, 10, 10, 10}, {9.5, 9.6, 9.5, 9.5, 9.5}, 5, true, "bf16", "within 10%"},
+        {{10, 10, 10, 10, 10}, {9.5, 9.6, 9.5, 9.5, 9.5}, 5, false, "fp32", "within 10%"},
+        {{10, 30, 30, 30, 30}, {5, 5, 5, 5, 5}, 5, false, "fp32", "noisy"},
+        {{10, 10, 10, 10, 10}, {5, 5, 5, 5, 5}, 0, true, "bf16", "no timing"},
+        {{0, 0, 0, 0, 0}, {0, 0, 0, 0, 0}, 5, false, "fp32", "no usable timing"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+        char precision[8], reason[256];
+        cutout_shim_precision_from_timings(cases[i].fp32, cases[i].bf16, cases[i].n,
+                                           cases[i].class_bf16, precision, sizeof precision,
+                                           reason, sizeof reason);
+        CHECK(strcmp(precision, cases[i].precision) == 0 && strstr(reason, cases[i].reason) != NULL,
+              "timings %zu: expected %s ('%s'), got %s ('%s')", i, cases[i].precision,
+              cases[i].reason, precision, reason);
+    }
     return 0;
 }
 

@@ -38,6 +38,7 @@ static const struct {
     {"messages", case_messages},
     {"threads", case_threads},
     {"precision", case_precision},
+    {"precision_rule", case_precision_rule},
     {"bf16_close", case_bf16_close},
 };
 
