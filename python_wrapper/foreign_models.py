@@ -72,15 +72,61 @@ class ForeignModel:
         return f"ForeignModel({self.label!r}, {self.path!r})"
 
 
+# Limits of one folder's walk: a models folder is a few levels deep and holds
+# at most some hundreds of files; past these the walk stops rather than hang
+# ComfyUI's model list on a network share or a folder of symlink loops.
+WALK_MAX_DEPTH = 8
+WALK_MAX_ENTRIES = 10000
+
+
 def _walk(folder, extensions):
     """Relative paths ("/"-separated) of the files under folder with one of
-    the extensions, sorted."""
+    the extensions, sorted; each file once. Symbolic links to folders are
+    followed, but a folder (device, inode) already visited is not entered
+    again, so a link loop (a -> .) ends; at most WALK_MAX_DEPTH levels and
+    WALK_MAX_ENTRIES names are looked at. Never raises for an unreadable
+    folder (it is skipped)."""
     found = []
-    for root, dirs, files in os.walk(folder, followlinks=True):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in files:
-            if not name.startswith(".") and name.lower().endswith(extensions):
-                relative = os.path.relpath(os.path.join(root, name), folder)
+    seen_dirs = set()
+    seen_files = set()
+    entries = 0
+    stack = [(folder, 0)]
+    while stack and entries < WALK_MAX_ENTRIES:
+        current, depth = stack.pop()
+        try:
+            st = os.stat(current)
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) in seen_dirs:
+            continue
+        seen_dirs.add((st.st_dev, st.st_ino))
+        try:
+            with os.scandir(current) as it:
+                names = sorted(it, key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in names:
+            entries += 1
+            if entries > WALK_MAX_ENTRIES:
+                break
+            if entry.name.startswith("."):
+                continue
+            try:
+                is_dir = entry.is_dir(follow_symlinks=True)
+                is_file = not is_dir and entry.is_file(follow_symlinks=True)
+            except OSError:
+                continue
+            if is_dir and depth + 1 < WALK_MAX_DEPTH:
+                stack.append((entry.path, depth + 1))
+            elif is_file and entry.name.lower().endswith(extensions):
+                try:
+                    target = os.stat(entry.path)
+                except OSError:
+                    continue
+                if (target.st_dev, target.st_ino) in seen_files:
+                    continue
+                seen_files.add((target.st_dev, target.st_ino))
+                relative = os.path.relpath(entry.path, folder)
                 found.append(relative.replace(os.sep, "/"))
     return sorted(found)
 

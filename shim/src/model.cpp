@@ -34,6 +34,7 @@
 #include "cpu_allocator.hpp"
 #include "guard.hpp"
 #include "onednn_conv.hpp"
+#include "model_safety.hpp"
 #include "precision.hpp"
 #include "tensor_bridge.hpp"
 
@@ -416,11 +417,15 @@ extern "C" cutout_shim_status cutout_shim_model_load(const char *path, DLDevice 
         model->device = dev;
         model->shared_passes = !dev.is_cpu() || load.cpu_shared_passes;
         model->direct_convolutions = !load.no_direct_convolutions;
+        // A model file is data: its archive is checked before torch reads
+        // it, and its graphs before anything of it runs.
+        check_archive(file);
         torch::jit::ExtraFilesMap extra{{kMetaFile, ""}};
         model->module = translate_errors(
             CUTOUT_SHIM_ERR_MODEL_INVALID,
             "model " + in_quotes(file) + ": not a loadable TorchScript file: ",
             [&] { return torch::jit::load(file, dev, extra); });
+        check_graphs(model->module, file);
         model->info = parse_metadata(file, extra[kMetaFile]);
         if (!model->module.find_method("forward"))
             fail(CUTOUT_SHIM_ERR_MODEL_INVALID,

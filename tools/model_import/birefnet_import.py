@@ -18,8 +18,8 @@ import torch
 
 from .birefnet_model import BiRefNet, CutoutBiRefNet
 from .birefnet_swin import SWIN_SIZES
-from .birefnet_weights import LayoutError, load_into, strip_prefixes
-from .weights_files import WeightsFileError, read_pth, read_safetensors
+from .birefnet_weights import LayoutError, load_into, load_streamed, strip_prefixes
+from .weights_files import WeightsFileError, read_pth, read_safetensors_tensor, safetensors_header
 
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
@@ -51,25 +51,26 @@ class BirefnetImportError(Exception):
     """Weights that are not a BiRefNet import-model can build, or a variant that does not fit them."""
 
 
-def read_weights(path, kind):
-    """name -> tensor of the file (new tensors the caller owns), training
+def read_weights(path):
+    """name -> tensor of a .pth file (new tensors the caller owns), training
     prefixes stripped. Single-threaded use per call. Raises
     BirefnetImportError when the file does not read as data."""
     try:
-        tensors = read_safetensors(path) if kind == "safetensors" else read_pth(path)
+        tensors = read_pth(path)
     except WeightsFileError as e:
         raise BirefnetImportError(str(e))
     return {strip_prefixes(n): t for n, t in tensors.items()}
 
 
-def detect_backbone(tensors, what):
-    """The SWIN_SIZES key that fits the weights' shapes (tensors is only
-    read). Raises BirefnetImportError saying what was found when none does."""
-    embed = tensors.get("bb.patch_embed.proj.weight")
-    if embed is None or embed.dim() != 4:
+def detect_backbone(shapes, what):
+    """The SWIN_SIZES key that fits the weights' shapes (name -> shape
+    list, only read). Raises BirefnetImportError saying what was found when
+    none does."""
+    embed = shapes.get("bb.patch_embed.proj.weight")
+    if embed is None or len(embed) != 4:
         raise BirefnetImportError(f"{what}: no 4-d bb.patch_embed.proj.weight, so no Swin backbone to recognise")
-    width = int(embed.shape[0])
-    stage3 = {int(m.group(1)) for n in tensors for m in [re.match(r"bb\.layers\.2\.blocks\.(\d+)\.", n)] if m}
+    width = int(embed[0])
+    stage3 = {int(m.group(1)) for n in shapes for m in [re.match(r"bb\.layers\.2\.blocks\.(\d+)\.", n)] if m}
     depth = max(stage3) + 1 if stage3 else 0
     for name, (embed_dim, depths, _, _) in SWIN_SIZES.items():
         if embed_dim == width and depths[2] == depth:
@@ -136,16 +137,38 @@ def build(path, kind, asked_variant, output_kind):
     missing or mis-shaped tensors) or a variant that does not fit. The
     caller owns both modules; the eager one shares the scripted one's
     weights, so neither may be changed while the other runs."""
-    tensors = read_weights(path, kind)
-    backbone = detect_backbone(tensors, path)
-    name, how = choose_variant(path, backbone, asked_variant)
-    net = BiRefNet(backbone).eval()
-    try:
-        load_into(net, tensors, path)
-    except LayoutError as e:
-        raise BirefnetImportError(str(e))
-    count = len(tensors)
-    del tensors
+    if kind == "safetensors":
+        # The whole header and the layout are checked before any tensor is
+        # read, and the tensors are then read one at a time into the net.
+        try:
+            header, start = safetensors_header(path)
+        except WeightsFileError as e:
+            raise BirefnetImportError(str(e))
+        stored = {strip_prefixes(n): n for n in header}
+        shapes = {n: list(header[stored[n]]["shape"]) for n in stored}
+        backbone = detect_backbone(shapes, path)
+        name, how = choose_variant(path, backbone, asked_variant)
+        net = BiRefNet(backbone).eval()
+        try:
+            with open(path, "rb") as f:
+                load_streamed(net, shapes,
+                              lambda n: read_safetensors_tensor(f, start, stored[n], header[stored[n]]), path)
+        except LayoutError as e:
+            raise BirefnetImportError(str(e))
+        except OSError as e:
+            raise BirefnetImportError(f"{path}: cannot be read ({e})")
+        count = len(shapes)
+    else:
+        tensors = read_weights(path)
+        backbone = detect_backbone({n: list(t.shape) for n, t in tensors.items()}, path)
+        name, how = choose_variant(path, backbone, asked_variant)
+        net = BiRefNet(backbone).eval()
+        try:
+            load_into(net, tensors, path)
+        except LayoutError as e:
+            raise BirefnetImportError(str(e))
+        count = len(tensors)
+        del tensors
     eager = CutoutBiRefNet(net, output_kind).eval()
     try:
         scripted = torch.jit.script(eager)

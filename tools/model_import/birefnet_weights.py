@@ -65,23 +65,36 @@ def check_layout(shapes, expected, what):
 
 def load_into(net, tensors, what):
     """Copies `tensors` (name -> tensor, prefixes already stripped, any
-    floating dtype) into `net` as float32. Checks the layout first and that
-    any relative_position_index equals Swin's. Raises LayoutError; `net`
-    is only written once everything has been checked. The caller keeps
-    owning `tensors` (they are copied) and must not run `net` meanwhile."""
+    floating dtype) into `net` as float32; see load_streamed. The caller
+    keeps owning `tensors` (they are copied) and must not run `net`
+    meanwhile."""
+    load_streamed(net, {n: list(t.shape) for n, t in tensors.items()}, tensors.__getitem__, what)
+
+
+def load_streamed(net, shapes, read, what):
+    """Copies the tensors named in `shapes` (name -> shape list, prefixes
+    stripped) into `net` as float32, each fetched by read(name) (a tensor of
+    any floating dtype) only when it is copied, so at most one is held at a
+    time. The layout is checked from `shapes` alone before anything is read;
+    then each relative_position_index must equal Swin's before `net` is
+    written, and every other tensor must be floating-point (one that is not
+    stops the copy: `net` is then half-written and must be discarded).
+    Raises LayoutError naming the first fault; OSError from read. The caller
+    must not run `net` meanwhile."""
     state = net.state_dict()
-    check_layout({n: list(t.shape) for n, t in tensors.items()}, {n: list(t.shape) for n, t in state.items()},
-                 what)
-    for name, tensor in tensors.items():
+    check_layout(shapes, {n: list(t.shape) for n, t in state.items()}, what)
+    for name in shapes:
         if name.endswith(".relative_position_index"):
-            if not torch.equal(tensor.to(torch.int64), state[name]):
+            if not torch.equal(read(name).to(torch.int64), state[name]):
                 raise LayoutError(f"{what}: {name} is not Swin's relative position index")
-        elif not name.endswith(".num_batches_tracked") and not tensor.is_floating_point():
-            raise LayoutError(f"{what}: {name} has dtype {tensor.dtype}, expected a floating-point tensor")
     with torch.no_grad():
-        for name, tensor in tensors.items():
-            if not name.endswith(OPTIONAL_SUFFIXES):
-                state[name].copy_(tensor.to(torch.float32))
+        for name in shapes:
+            if name.endswith(OPTIONAL_SUFFIXES) or name.endswith(".relative_position_index"):
+                continue
+            tensor = read(name)
+            if not tensor.is_floating_point():
+                raise LayoutError(f"{what}: {name} has dtype {tensor.dtype}, expected a floating-point tensor")
+            state[name].copy_(tensor.to(torch.float32))
 
 
 def unit_uniform(name, count):

@@ -16,7 +16,7 @@ import os
 
 import torch
 
-from . import birefnet_import, known_models, models_manifest, onnx_check
+from . import birefnet_import, known_models, models_manifest, onnx_check, weights_files
 from .onnx_convert import OUTPUT_KINDS, convert_image_model, load_onnx
 from .onnx_graph import ConversionError, Graph
 from .weights_files import WeightsFileError, describe_weights, looks_like_birefnet, weights_names
@@ -32,14 +32,14 @@ class ImportFailure(Exception):
 
 
 def file_kind(path):
-    """"onnx", "safetensors" or "pth", from the file's first bytes."""
-    with open(path, "rb") as f:
-        head = f.read(16)
-    if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":  # zip (torch.save) or a pickle
-        return "pth"
-    if len(head) >= 9 and head[8:9] == b"{":  # safetensors: header length, then JSON
-        return "safetensors"
-    return "onnx"
+    """"onnx", "safetensors" or "pth": what the file's bytes are (read with
+    torch's own reader for a zip archive), which must be what its extension
+    names. Raises ImportFailure for a TorchScript archive, an unknown
+    extension or a mismatch; OSError when the file cannot be read."""
+    try:
+        return weights_files.checked_format(path)
+    except weights_files.WeightsFileError as e:
+        raise ImportFailure(str(e))
 
 
 def checksums(path):

@@ -13,7 +13,6 @@ BiRefNet-family network (official names: a Swin backbone under "bb.", a
 import json
 import os
 import struct
-import zipfile
 
 import numpy as np
 
@@ -39,10 +38,26 @@ SAFETENSORS_DTYPES = {"F32": ("<f4", 4), "F16": ("<f2", 2), "BF16": ("<u2", 2), 
                       "BOOL": ("?", 1), "F64": ("<f8", 8)}
 
 
+# At most this many tensors in one header: BiRefNet Swin-L has about 1,600;
+# a header of a million tiny entries is an attack on memory, not a model.
+SAFETENSORS_MAX_TENSORS = 65536
+
+
+def _header_error(path, what):
+    return WeightsFileError(f"{path}: not a valid safetensors file ({what})")
+
+
 def safetensors_header(path):
-    """(header dict without __metadata__, offset of the data), new objects
-    the caller owns; reads only the header. Raises WeightsFileError when it
-    is not a safetensors header, OSError when the file cannot be read."""
+    """(name -> entry dict without __metadata__, in file order; offset of
+    the data), new objects the caller owns. Reads only the header, and
+    checks all of it before anything else reads the file: every dtype known,
+    every shape a list of sizes, every byte range [begin, end] with
+    end - begin = the size the dtype and shape need (computed with Python
+    integers, so no shape overflows), the ranges disjoint and in order,
+    covering the data exactly up to the end of the file, at most
+    SAFETENSORS_MAX_TENSORS tensors. So reading every tensor reads each byte
+    of the file at most once. Raises WeightsFileError naming the first
+    fault, OSError when the file cannot be read."""
     size = os.path.getsize(path)
     with open(path, "rb") as f:
         head = f.read(8)
@@ -54,56 +69,80 @@ def safetensors_header(path):
                                    f"{size}-byte file)")
         try:
             header = json.loads(f.read(length).decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
             raise WeightsFileError(f"{path}: not a safetensors file (its header is not JSON: {e})")
     if not isinstance(header, dict):
         raise WeightsFileError(f"{path}: not a safetensors file (its header is not a JSON object)")
     tensors = {k: v for k, v in header.items() if k != "__metadata__"}
+    if len(tensors) > SAFETENSORS_MAX_TENSORS:
+        raise _header_error(path, f"{len(tensors)} tensors, at most {SAFETENSORS_MAX_TENSORS} allowed")
+    data_size = size - 8 - length
+    spans = []
     for name, entry in tensors.items():
         if not isinstance(entry, dict) or "dtype" not in entry or "shape" not in entry:
             raise WeightsFileError(f"{path}: not a safetensors file (entry {name!r} has no dtype and shape)")
+        dtype, shape, span = entry["dtype"], entry["shape"], entry.get("data_offsets")
+        if dtype not in SAFETENSORS_DTYPES:
+            raise WeightsFileError(f"{path}: tensor {name!r} has dtype {dtype!r}; expected one of "
+                                   f"{', '.join(SAFETENSORS_DTYPES)}")
+        if (not isinstance(shape, list) or len(shape) > 8
+                or not all(type(d) is int and d >= 0 for d in shape)):
+            raise WeightsFileError(f"{path}: tensor {name!r} has shape {shape!r}; expected a list of at "
+                                   f"most 8 sizes")
+        if (not isinstance(span, list) or len(span) != 2 or not all(type(v) is int for v in span)
+                or not 0 <= span[0] <= span[1]):
+            raise WeightsFileError(f"{path}: tensor {name!r} has data_offsets {span!r}; expected [begin, end]")
+        count = 1
+        for d in shape:
+            count *= d  # Python integers: no overflow
+        need = count * SAFETENSORS_DTYPES[dtype][1]
+        if span[1] - span[0] != need:
+            raise WeightsFileError(f"{path}: tensor {name!r} ({dtype} {shape}) needs {need} bytes, "
+                                   f"its data_offsets give {span[1] - span[0]}")
+        spans.append((span[0], span[1], name))
+    spans.sort()
+    position = 0
+    for begin, end, name in spans:
+        if begin != position:
+            what = "overlaps the one before" if begin < position else f"leaves a gap at byte {position}"
+            raise _header_error(path, f"tensor {name!r} at bytes {begin}..{end} {what}")
+        position = end
+    if position != data_size:
+        if position > data_size:
+            raise WeightsFileError(f"{path}: the tensors need {position} bytes of data, but the file holds "
+                                   f"{data_size} (truncated?)")
+        raise _header_error(path, f"the tensors cover {position} of its {data_size} bytes of data")
     return tensors, 8 + length
+
+
+def read_safetensors_tensor(f, start, name, entry):
+    """The tensor `name` (a new torch tensor, float types as stored) of an
+    open safetensors file f whose header safetensors_header checked (entry
+    is its header entry, start its data offset). Reads only that tensor's
+    bytes. Raises OSError when they cannot be read."""
+    import torch
+
+    dtype, shape, span = entry["dtype"], entry["shape"], entry["data_offsets"]
+    numpy_dtype, _ = SAFETENSORS_DTYPES[dtype]
+    f.seek(start + span[0])
+    raw = f.read(span[1] - span[0])
+    if len(raw) != span[1] - span[0]:
+        raise OSError(f"tensor {name!r}: short read ({len(raw)} of {span[1] - span[0]} bytes)")
+    values = np.frombuffer(raw, dtype=numpy_dtype).reshape(shape)
+    if dtype == "BF16":
+        return torch.from_numpy(values.astype("=u2").view(np.int16).copy()).view(torch.bfloat16)
+    return torch.from_numpy(values.astype(values.dtype.newbyteorder("="), copy=True))
 
 
 def read_safetensors(path):
     """name -> torch tensor (a copy, float types as stored: float32,
-    float16 or bfloat16) of every tensor in a safetensors file. Raises
-    WeightsFileError naming the first tensor whose dtype is unknown, whose
-    shape or byte range is malformed, or whose bytes lie past the end of
-    the file (a truncated download); OSError when it cannot be read. The
-    tensors are the caller's; one call per thread."""
-    import torch
-
+    float16 or bfloat16) of every tensor in a safetensors file, after
+    safetensors_header checked the whole header. Raises WeightsFileError
+    as it does; OSError when the file cannot be read. The tensors are the
+    caller's; one call per thread."""
     tensors, start = safetensors_header(path)
-    data_size = os.path.getsize(path) - start
-    out = {}
     with open(path, "rb") as f:
-        for name, entry in tensors.items():
-            dtype, shape, span = entry["dtype"], entry["shape"], entry.get("data_offsets")
-            if dtype not in SAFETENSORS_DTYPES:
-                raise WeightsFileError(f"{path}: tensor {name!r} has dtype {dtype!r}; expected one of "
-                                       f"{', '.join(SAFETENSORS_DTYPES)}")
-            if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
-                raise WeightsFileError(f"{path}: tensor {name!r} has shape {shape!r}; expected a list of sizes")
-            if (not isinstance(span, list) or len(span) != 2 or not all(isinstance(v, int) for v in span)
-                    or not 0 <= span[0] <= span[1]):
-                raise WeightsFileError(f"{path}: tensor {name!r} has data_offsets {span!r}; expected [begin, end]")
-            numpy_dtype, width = SAFETENSORS_DTYPES[dtype]
-            count = int(np.prod(shape)) if shape else 1
-            if span[1] - span[0] != count * width:
-                raise WeightsFileError(f"{path}: tensor {name!r} ({dtype} {shape}) needs {count * width} bytes, "
-                                       f"its data_offsets give {span[1] - span[0]}")
-            if span[1] > data_size:
-                raise WeightsFileError(f"{path}: tensor {name!r} ends at byte {span[1]} of the data, but the file "
-                                       f"holds {data_size} (truncated?)")
-            f.seek(start + span[0])
-            values = np.frombuffer(f.read(span[1] - span[0]), dtype=numpy_dtype).reshape(shape)
-            if dtype == "BF16":
-                tensor = torch.from_numpy(values.astype("=u2").view(np.int16).copy()).view(torch.bfloat16)
-            else:
-                tensor = torch.from_numpy(values.astype(values.dtype.newbyteorder("="), copy=True))
-            out[name] = tensor
-    return out
+        return {name: read_safetensors_tensor(f, start, name, entry) for name, entry in tensors.items()}
 
 
 def read_pth(path):
@@ -135,13 +174,71 @@ def state_dict_of(loaded):
     return {k: v for k, v in loaded.items() if isinstance(k, str) and isinstance(v, torch.Tensor)}
 
 
+def sniff_format(path):
+    """What the file's bytes are: "torchscript" (a TorchScript archive:
+    code), "pth" (torch.save's zip or a plain pickle), "safetensors" or
+    "onnx" (anything else; the ONNX reader decides). A zip archive is opened
+    with torch's own reader, the one torch.load uses, and counts as
+    TorchScript exactly when torch.load would hand it to torch.jit.load (it
+    has constants.pkl) or it holds code/ records: bytes appended after a
+    TorchScript archive do not hide it, as they would from Python's zipfile.
+    Raises WeightsFileError for a zip archive torch's reader refuses,
+    OSError when the file cannot be read."""
+    import torch
+
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if head.startswith(b"PK\x03\x04"):
+        try:
+            records = torch._C.PyTorchFileReader(path).get_all_records()
+        except Exception as e:  # the reader raises RuntimeError, and others for odd files
+            raise WeightsFileError(f"{path}: a zip archive that torch's reader refuses "
+                                   f"({str(e).splitlines()[0] if str(e) else type(e).__name__})")
+        # Record names come without the archive's top folder ("data.pkl").
+        if "constants.pkl" in records or any(r.startswith("code/") for r in records):
+            return "torchscript"
+        return "pth"
+    if head[:1] == b"\x80":  # a pickle (torch.save's legacy format)
+        return "pth"
+    if len(head) >= 9 and head[8:9] == b"{":  # safetensors: header length, then JSON
+        return "safetensors"
+    return "onnx"
+
+
+# The formats each file name extension may hold; a file whose bytes are
+# another format is refused (a TorchScript archive named .pth or .onnx).
+EXTENSION_FORMATS = {".pth": "pth", ".pt": "pth", ".bin": "pth", ".ckpt": "pth",
+                     ".safetensors": "safetensors", ".onnx": "onnx"}
+
+
+def checked_format(path):
+    """sniff_format(path), after checking that it is the format the file's
+    extension names and not TorchScript. Raises WeightsFileError for a
+    TorchScript archive, an unknown extension or a mismatch, OSError when
+    the file cannot be read."""
+    ext = os.path.splitext(path)[1].lower()
+    expected = EXTENSION_FORMATS.get(ext)
+    if expected is None:
+        raise WeightsFileError(f"{path}: expected a file named .onnx, .safetensors, .pth, .pt, .bin or .ckpt, "
+                               f"got {ext or 'no extension'}")
+    kind = sniff_format(path)
+    if kind == "torchscript":
+        raise WeightsFileError(f"{path}: a TorchScript archive, not a weights file: it holds code, so it is "
+                               f"refused unread (a cutout model, with cutout_meta.json inside, goes into "
+                               f"models/ as it is)")
+    if kind != expected:
+        raise WeightsFileError(f"{path}: named {ext}, but its bytes are a {kind} file; refused")
+    return kind
+
+
 def is_torchscript_archive(path):
-    """True for a TorchScript zip: torch.load hands those to torch.jit.load
-    (libtorch 1.13 even with weights_only=True), which runs their code."""
-    if not zipfile.is_zipfile(path):
-        return False
-    with zipfile.ZipFile(path) as archive:
-        return any(n.endswith("/constants.pkl") or "/code/" in n for n in archive.namelist())
+    """True for a TorchScript archive by torch's own reader (sniff_format);
+    a zip archive the reader refuses counts as one too (refused unread).
+    Never raises for a readable file."""
+    try:
+        return sniff_format(path) == "torchscript"
+    except WeightsFileError:
+        return True
 
 
 def pth_names(path):
