@@ -235,18 +235,46 @@ def ensure(foreign, progress=None, check_cancel=None):
     name = entry_name(foreign.label, foreign.path)
     record_path = os.path.join(directory, name + ".json")
     model_path = os.path.join(directory, name + ".pt")
-    with FileLock(os.path.join(work, name + ".lock"), while_waiting=check_cancel):
-        try:
-            stat = os.stat(foreign.path)
-        except OSError as error:
-            raise ImportUnavailable(f"model {foreign.label}: cannot read {foreign.path} ({error.strerror})")
-        record = read_record(record_path)
-        if record is not None and _same_source(record, foreign.path, stat):
-            if record["status"] == "refused" and record.get("importer") == importer_id():
-                raise ImportRefused(_refusal_message(foreign, record.get("refusal", "")))
-            if record["status"] == "imported" and _model_intact(model_path, record):
-                return name
-        _import(foreign, stat, name, directory, work, progress, check_cancel)
+    lock = FileLock(os.path.join(work, name + ".lock"), while_waiting=check_cancel)
+    try:
+        lock.__enter__()
+    except OSError as error:  # ENOLCK and the like: waiting would never end
+        raise ImportUnavailable(f"model {foreign.label}: cannot lock its import cache entry ({error})") from None
+    try:
+        return _ensure_locked(foreign, name, directory, work, record_path, model_path, progress, check_cancel)
+    finally:
+        lock.__exit__(None, None, None)
+
+
+def _remove_stale_scratch(work, name):
+    """Removes the scratch folders (work/NAME.XXXXXXXX) an import of this
+    entry killed midway left. Only under the entry's lock: no live import of
+    the entry can own one then."""
+    prefix = name + "."
+    try:
+        leftovers = [e.path for e in os.scandir(work)
+                     if e.name.startswith(prefix) and e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return
+    for path in leftovers:
+        log.info("cutout: removing %s, left by an import that did not finish", path)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _ensure_locked(foreign, name, directory, work, record_path, model_path, progress, check_cancel):
+    """ensure()'s work once the entry's lock is held."""
+    _remove_stale_scratch(work, name)
+    try:
+        stat = os.stat(foreign.path)
+    except OSError as error:
+        raise ImportUnavailable(f"model {foreign.label}: cannot read {foreign.path} ({error.strerror})")
+    record = read_record(record_path)
+    if record is not None and _same_source(record, foreign.path, stat):
+        if record["status"] == "refused" and record.get("importer") == importer_id():
+            raise ImportRefused(_refusal_message(foreign, record.get("refusal", "")))
+        if record["status"] == "imported" and _model_intact(model_path, record):
+            return name
+    _import(foreign, stat, name, directory, work, progress, check_cancel)
     return name
 
 

@@ -80,7 +80,9 @@ bool output_temp_open(output_temp *t, const char *final_path, char *err, size_t 
     const char *slash = strrchr(final_path, '/');
     size_t dir_len = slash != NULL ? (size_t)(slash - final_path + 1) : 0;
     const char *base = final_path + dir_len;
-    size_t len = strlen(final_path) + sizeof "/." + sizeof ".XXXXXX";
+    /* ".cutout-" marks the file as ours: a cleaner that removes leftovers
+     * (cutout-dask) must never match a user's own ".cat.png.backup". */
+    size_t len = strlen(final_path) + sizeof "/." + sizeof ".cutout-XXXXXX";
     t->final_path = malloc(strlen(final_path) + 1);
     t->temp_path = malloc(len);
     if (t->final_path == NULL || t->temp_path == NULL) {
@@ -88,7 +90,7 @@ bool output_temp_open(output_temp *t, const char *final_path, char *err, size_t 
         return fail(err, err_cap, "out of memory");
     }
     strcpy(t->final_path, final_path);
-    snprintf(t->temp_path, len, "%.*s.%s.XXXXXX", (int)dir_len, final_path, base);
+    snprintf(t->temp_path, len, "%.*s.%s.cutout-XXXXXX", (int)dir_len, final_path, base);
 
     int fd = mkstemp(t->temp_path);
     if (fd < 0) {

@@ -114,7 +114,7 @@ class RunnerTestCase(unittest.TestCase):
         self.manifest = os.path.join(self.work, "manifest.jsonl")
 
     def run_on_cluster(self, *inputs, extra=(), options=None, chunk_size=4):
-        return run_runner("--scheduler", self.cluster.scheduler_address, "--manifest",
+        return run_runner("--scheduler", self.cluster.scheduler_address, "--insecure", "--manifest",
                           self.manifest, "--chunk-size", str(chunk_size), "--quiet", *extra,
                           *inputs, "--", *(options or CUTOUT_OPTIONS), "-o", self.out)
 
@@ -200,6 +200,18 @@ class TestRunner(RunnerTestCase):
         self.assertEqual(third.returncode, 0, third.stderr)
         self.assertIn("0 image(s): 0 done, 0 failed (40 done before)", third.stderr)
 
+    def test_local_workers_use_tls_and_a_default_manifest_in_the_output_folder(self):
+        done = run_runner("--local-workers", "1", *self.images[:2], "--", *CUTOUT_OPTIONS, "-o", self.out)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        manifest = os.path.join(self.out, ".cutout-dask-manifest.jsonl")
+        self.assertIn(f"cutout-dask: manifest: {manifest}", done.stderr)
+        _, items = read_manifest(manifest)
+        self.assertEqual(len(items), 2)
+        self.assertNotIn("has no TLS", done.stderr)
+        os.remove(manifest)
+        self.assert_same_as_command([n for n in os.listdir(self.reference)
+                                     if any(n.startswith(os.path.basename(i)[:-4]) for i in self.images[:2])])
+
     def test_failures_are_recorded_once_with_their_reason(self):
         bad = os.path.join(self.work, "bad")
         os.makedirs(bad)
@@ -244,15 +256,17 @@ class TestRunner(RunnerTestCase):
 
     def test_temporary_files_of_killed_workers_are_removed(self):
         os.makedirs(self.out)
-        stale = os.path.join(self.out, ".img02_mask.png.Ab3xY9")  # as output_files.c names them
-        other = os.path.join(self.out, ".notes.txt.Ab3xY9")  # not an output of this run
-        for path in (stale, other):
+        stale = os.path.join(self.out, ".img02_mask.png.cutout-Ab3xY9")  # as output_files.c names them
+        other = os.path.join(self.out, ".notes.txt.cutout-Ab3xY9")  # not an output of this run
+        backup = os.path.join(self.out, ".img02_mask.png.backup")  # a user's file, not ours
+        for path in (stale, other, backup):
             with open(path, "wb") as f:
                 f.write(b"\x89PNG")
         done = self.run_on_cluster(*self.images[:4])
         self.assertEqual(done.returncode, 0, done.stderr)
         self.assertFalse(os.path.exists(stale))
         self.assertTrue(os.path.exists(other))
+        self.assertTrue(os.path.exists(backup))
 
     def test_a_model_that_cannot_load_stops_the_run(self):
         images = self.images[:20]
@@ -349,7 +363,7 @@ class TestInterrupt(RunnerTestCase):
         type(self).cluster = start_cluster()
         with self.cluster.get_client() as client:
             client.register_worker_plugin(SlowImages(0.05))
-        args = ["--scheduler", self.cluster.scheduler_address, "--manifest", self.manifest,
+        args = ["--scheduler", self.cluster.scheduler_address, "--insecure", "--manifest", self.manifest,
                 "--chunk-size", "2", os.path.join(self.tmp, "images"), "--",
                 *CUTOUT_OPTIONS, "-o", self.out]
         runner = subprocess.Popen([PYTHON, RUNNER, *args], stderr=subprocess.PIPE, text=True)
@@ -440,7 +454,11 @@ class TestUsage(unittest.TestCase):
     def test_usage_errors(self):
         photo = os.path.join(PHOTOS, "product_coffee.png")
         local = ["--local-workers", "1", "--manifest", "MANIFEST"]
-        self.assertIn("--manifest", self.usage_error("--local-workers", "1", photo))
+        self.assertIn("--scheduler: expected tls://HOST:PORT, got 'tcp://127.0.0.1:1' (a scheduler without "
+                      "TLS runs whatever anyone who reaches it sends; --insecure to use it anyway)",
+                      self.usage_error("--scheduler", "tcp://127.0.0.1:1", "--manifest", "MANIFEST", photo))
+        self.assertIn("--insecure: only for --scheduler or --scheduler-file",
+                      self.usage_error(*local, "--insecure", photo))
         self.assertIn("one of the arguments --scheduler --scheduler-file --local-workers",
                       self.usage_error("--manifest", "MANIFEST", photo))
         self.assertIn("no input given", self.usage_error(*local))
@@ -466,7 +484,7 @@ class TestUsage(unittest.TestCase):
                       self.usage_error(*local, photo, "--", "--model", "tiny", "x.png"))
         self.assertIn("-o: workers that may run elsewhere write it, so expected an absolute "
                       "folder, got 'out'",
-                      self.usage_error("--scheduler", "tcp://127.0.0.1:1", "--manifest",
+                      self.usage_error("--scheduler", "tcp://127.0.0.1:1", "--insecure", "--manifest",
                                        "MANIFEST", photo, "--", "--model", "tiny", "-o", "out"))
 
 

@@ -123,6 +123,28 @@ class ImportModelTest(ImportCommandCase):
                                           "--output-kind", "probability"),
                             "unsupported ONNX ops", "Hardmax (node 'odd_one')")
 
+    def test_a_huge_constant_is_refused_before_it_is_made(self):
+        # ConstantOfShape of [1, 2**33] (32 GiB of float32) added to the matte:
+        # its size is counted from the shape, and nothing is allocated.
+        size = 32
+        nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1], name="conv"),
+                 helper.make_node("ConstantOfShape", ["shape"], ["big"], name="huge"),
+                 helper.make_node("ReduceMax", ["big"], ["m"], keepdims=0, name="max"),
+                 helper.make_node("Add", ["c", "m"], ["y"], name="add")]
+        inits = [numpy_helper.from_array(rng.normal(0, 0.5, (1, 3, 3, 3)).astype(np.float32), "w"),
+                 numpy_helper.from_array(np.zeros(1, np.float32), "b"),
+                 numpy_helper.from_array(np.array([1, 2 ** 33], np.int64), "shape")]
+        graph = helper.make_graph(nodes, "huge", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, size, size])],
+                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, size, size])], inits)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+        model.ir_version = 8
+        src = os.path.join(self.tmp, "huge.onnx")
+        onnx.save(model, src)
+        self.assert_refused(self.run_tool(src, "--mean", "0", "0", "0", "--std", "1", "1", "1",
+                                          "--output-kind", "logits"),
+                            "ConstantOfShape node 'huge': makes a constant of 8589934592 elements, over the cap "
+                            "of 268435456")
+
     def test_birefnet_names_without_birefnet_shapes_are_refused(self):
         # BiRefNet weights are imported (tests/birefnet); these only have its names.
         names = ["bb.layers.0.blocks.0.attn.qkv.weight", "bb.patch_embed.proj.weight",

@@ -14,6 +14,7 @@ could not start), 2 bad usage, 130 interrupted.
 """
 
 import argparse
+import json
 import logging
 import os
 import re
@@ -37,6 +38,8 @@ IN_FLIGHT_PER_THREAD = 2
 IN_FLIGHT_MIN = 4
 
 PROGRAM = "cutout-dask"
+# The manifest's name in the output folder when --manifest is not given.
+DEFAULT_MANIFEST = ".cutout-dask-manifest.jsonl"
 
 
 class UsageError(Exception):
@@ -71,8 +74,9 @@ def _parser():
                    help="an image file, or a directory of them (sorted by name, not recursive)")
     p.add_argument("--files-from", metavar="FILE",
                    help="also read inputs from FILE, one path per line ('-': standard input)")
-    p.add_argument("--manifest", metavar="FILE", required=True,
-                   help="JSON lines, one per input; a rerun skips the inputs done")
+    p.add_argument("--manifest", metavar="FILE",
+                   help="JSON lines, one per input; a rerun skips the inputs done (default: "
+                        f"{DEFAULT_MANIFEST} in the output folder)")
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--scheduler", metavar="ADDRESS",
                        help="a running scheduler, e.g. tls://10.0.0.5:8786")
@@ -88,6 +92,9 @@ def _parser():
     p.add_argument("--overwrite", action="store_true",
                    help="a first run may replace output files that exist")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary")
+    p.add_argument("--insecure", action="store_true",
+                   help="allow a scheduler without TLS (tcp://): anyone who reaches it can run "
+                        "work as the workers' user")
     p.add_argument("--tls-ca-file", metavar="FILE", help="CA certificate of the cluster (PEM)")
     p.add_argument("--tls-cert", metavar="FILE", help="this client's certificate (PEM)")
     p.add_argument("--tls-key", metavar="FILE", help="this client's private key (PEM)")
@@ -121,9 +128,33 @@ def parse_arguments(argv):
         for name, value in zip(("--tls-ca-file", "--tls-cert", "--tls-key"), tls):
             if not os.path.isfile(value):
                 raise UsageError(f"{name}: expected a readable PEM file, got '{value}'")
+    if args.scheduler is not None and not args.scheduler.startswith("tls://") and not args.insecure:
+        raise UsageError(f"--scheduler: expected tls://HOST:PORT, got '{args.scheduler}' (a scheduler "
+                         f"without TLS runs whatever anyone who reaches it sends; --insecure to use it "
+                         f"anyway)")
+    if args.scheduler_file is not None and not args.insecure:
+        address = scheduler_file_address(args.scheduler_file)
+        if address and not address.startswith("tls://"):
+            raise UsageError(f"--scheduler-file: its scheduler is '{address}', not tls:// (a scheduler "
+                             f"without TLS runs whatever anyone who reaches it sends; --insecure to use "
+                             f"it anyway)")
+    if args.insecure and args.local_workers is not None:
+        raise UsageError("--insecure: only for --scheduler or --scheduler-file (--local-workers "
+                         "always uses TLS)")
     if not args.inputs and args.files_from is None:
         raise UsageError("no input given (expected image files, directories or --files-from)")
     return args, cutout_options
+
+
+def scheduler_file_address(path):
+    """The address a dask scheduler wrote into its --scheduler-file; ""
+    when the file cannot be read as one (Dask then reports it)."""
+    try:
+        with open(path) as f:
+            address = json.load(f).get("address", "")
+    except (OSError, ValueError, AttributeError):
+        return ""
+    return address if isinstance(address, str) else ""
 
 
 def security_of(args):
@@ -141,17 +172,25 @@ def security_of(args):
 def connect(args):
     """(client, cluster or None): a Client of the scheduler the arguments
     name, or of a LocalCluster it starts (bound to 127.0.0.1)."""
-    from distributed import Client, LocalCluster
+    from distributed import Client, LocalCluster, Security
 
     if args.local_workers is not None:
-        # No dashboard, and the scheduler's HTTP endpoint on a free local
-        # port rather than 8787, which another cluster may hold.
+        # TLS with a key and certificate made for this run only: another
+        # user of the machine can reach 127.0.0.1, but cannot join or submit
+        # without them. No dashboard, and the scheduler's HTTP endpoint on a
+        # free local port rather than 8787, which another cluster may hold.
+        security = Security.temporary()
         cluster = LocalCluster(n_workers=args.local_workers,
                                threads_per_worker=args.worker_threads, processes=True,
-                               host="127.0.0.1", silence_logs=logging.CRITICAL,
+                               host="127.0.0.1", protocol="tls://", security=security,
+                               silence_logs=logging.CRITICAL,
                                scheduler_kwargs={"dashboard": False,
                                                  "dashboard_address": "127.0.0.1:0"})
-        return Client(cluster), cluster
+        return Client(cluster, security=security), cluster
+    address = args.scheduler or scheduler_file_address(args.scheduler_file)
+    if not address.startswith("tls://"):
+        print(f"{PROGRAM}: warning: the scheduler {address} has no TLS: anyone who reaches it can run "
+              f"work as the workers' user", file=sys.stderr)
     if args.scheduler_file is not None:
         return Client(scheduler_file=args.scheduler_file, security=security_of(args)), None
     return Client(args.scheduler, security=security_of(args)), None
@@ -302,8 +341,8 @@ _SESSION_OPTION_HINTS = {
 }
 
 
-# output_files.c names a temporary file ".<final name>.XXXXXX" (mkstemp).
-_TEMPORARY_NAME = re.compile(r"^\.(?P<final>.+)\.[A-Za-z0-9]{6}$")
+# output_files.c names a temporary file ".<final name>.cutout-XXXXXX" (mkstemp).
+_TEMPORARY_NAME = re.compile(r"^\.(?P<final>.+)\.cutout-[A-Za-z0-9_]{6}$")
 
 
 def remove_stale_temporaries(items):
@@ -377,8 +416,20 @@ def _main(args, options):
                   f"expected an absolute folder, got '{folder}'\nTry '{PROGRAM} --help'.",
                   file=sys.stderr)
             return EXIT_USAGE
+        manifest_path = args.manifest
+        if manifest_path is None:
+            # A resumable run needs its manifest: by default it lives with the
+            # outputs, so a rerun of the same command finds it.
+            manifest_path = os.path.join(os.path.abspath(folder or "."), DEFAULT_MANIFEST)
+            try:
+                os.makedirs(os.path.dirname(manifest_path), exist_ok=True)
+            except OSError as exc:
+                print(f"{PROGRAM}: cannot create the output folder for the manifest: {exc}", file=sys.stderr)
+                return EXIT_FAILED
+            if not args.quiet:
+                print(f"{PROGRAM}: manifest: {manifest_path}", file=sys.stderr)
         try:
-            manifest = Manifest(args.manifest, options)
+            manifest = Manifest(manifest_path, options)
         except ManifestError as exc:
             print(f"{PROGRAM}: --manifest {exc}", file=sys.stderr)
             return EXIT_USAGE if exc.options_differ else EXIT_FAILED

@@ -3,9 +3,16 @@ with its file, source, licence and metadata (models/manifest.json is the
 repository's). Lists of numbers stay on one line, as the file is written
 by hand too."""
 
+import contextlib
 import json
 import os
 import re
+import tempfile
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
 
 NUMBER_LIST = re.compile(r"\[\s*(-?[\d.eE+-]+(?:\s*,\s*-?[\d.eE+-]+)*)\s*\]")
 
@@ -28,13 +35,44 @@ def load(path):
     return document
 
 
+def _replace_with_text(path, text):
+    """Writes text to a new private temporary file beside path (mkstemp: a
+    symbolic link planted at a fixed name is never followed) and renames it
+    over path."""
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
+                               dir=os.path.dirname(os.path.abspath(path)))
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def _locked(path):
+    """Holds an exclusive lock on path + ".lock" (POSIX flock, waiting for
+    another writer); without fcntl (Windows) no lock is taken."""
+    if fcntl is None:
+        yield
+        return
+    fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def register(path, name, entry):
-    """Adds or replaces models[name] and writes the file atomically.
+    """Adds or replaces models[name] and writes the file atomically, under
+    a lock, so two imports into one folder at once both keep their entries.
     Raises ValueError for a file that is not a manifest, OSError when it
-    cannot be written."""
-    document = load(path)
-    document["models"][name] = entry
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(dumps(document))
-    os.replace(tmp, path)
+    cannot be written or locked."""
+    with _locked(path):
+        document = load(path)
+        document["models"][name] = entry
+        _replace_with_text(path, dumps(document))

@@ -22,6 +22,10 @@ from .onnx_graph import ConversionError, describe
 # its inputs (ConstantOfShape, Expand, Tile) is computed at run time instead,
 # so the module file does not store it.
 FOLD_LIMIT = 1 << 20
+# No constant of a model may have more elements than this (1 GiB of float32):
+# a graph that asks for one is refused, its size computed before anything is
+# allocated.
+CONSTANT_CAP = 1 << 28
 HELPERS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "onnx_helpers.py")
 
 
@@ -212,9 +216,42 @@ class Emitter:
             raise ConversionError(f"unsupported ONNX ops (opset {self.graph.opset}): " + "; ".join(parts))
 
     # ---- folding -----------------------------------------------------------
+    def sized_result(self, node):
+        """The element count of a ConstantOfShape, Expand or Tile whose inputs
+        are all known, from their values alone (Python integers: nothing is
+        materialised); None for other ops or shapes it cannot read."""
+        try:
+            values = [[int(v) for v in self.static[i].reshape(-1).tolist()] for i in node.input if i]
+            if node.op_type == "ConstantOfShape":
+                dims = values[0]
+            elif node.op_type == "Expand":
+                given, asked = list(self.static[node.input[0]].shape), values[1]
+                width = max(len(given), len(asked))
+                given = [1] * (width - len(given)) + given
+                asked = [1] * (width - len(asked)) + asked
+                dims = [max(a, b) for a, b in zip(given, asked)]
+            elif node.op_type == "Tile":
+                dims = [a * b for a, b in zip(self.static[node.input[0]].shape, values[1])]
+            else:
+                return None
+        except (KeyError, IndexError, TypeError, ValueError, RuntimeError):
+            return None
+        count = 1
+        for d in dims:
+            count *= max(int(d), 0)
+        return count
+
     def fold(self, node, translate):
         """Computes `node` now when its inputs are all known; False when its
-        result is too large to store (it is then computed at run time)."""
+        result is too large to store (it is then computed at run time).
+        Raises ConversionError for a constant of more than CONSTANT_CAP
+        elements, counted before it is made."""
+        count = self.sized_result(node)
+        if count is not None and count > CONSTANT_CAP:
+            raise ConversionError(f"{describe(node)}: makes a constant of {count} elements, over the cap of "
+                                  f"{CONSTANT_CAP} (refused before it was made)")
+        if count is not None and count > max([self.static[i].numel() for i in node.input if i] + [FOLD_LIMIT]):
+            return False
         saved = (self.lines, self.var_of)
         self.lines, self.var_of, self.fold_env = [], {}, {}
         try:
