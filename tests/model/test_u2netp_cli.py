@@ -5,7 +5,7 @@ Usage (ctest runs it, label "model"):
         --testdata PHOTOS_DIR --workdir DIR
 
 Runs `cutout --model u2netp --mask-only` on every photo twice, in fp32 and
-in the default precision (auto: bf16 on a CPU with AMX), and compares each
+in the default precision (auto: bf16 where it measured faster on this CPU), and compares each
 mask with an independent reference: PIL decode, PIL bilinear resize to
 320 x 320 (u2netp's fit is stretch), ImageNet normalisation, onnxruntime on
 the original models/u2netp.onnx, its first output stretched to 0..1 (rembg's

@@ -13,7 +13,6 @@ it holds. The file is never executed.
 import hashlib
 import json
 import os
-import tempfile
 
 import torch
 
@@ -129,19 +128,10 @@ def smoke_test(module, size):
 
 
 def save(module, meta, path):
-    """Saves through a new private temporary file beside path (mkstemp,
-    so no link at a fixed name is followed), renamed into place."""
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
-                               dir=os.path.dirname(os.path.abspath(path)))
-    os.close(fd)
-    try:
-        torch.jit.save(module, tmp, _extra_files={META_FILE: json.dumps(meta, indent=2)})
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    """Saves through a private temporary file renamed into place
+    (models_manifest.replace_atomically)."""
+    models_manifest.replace_atomically(
+        path, lambda tmp: torch.jit.save(module, tmp, _extra_files={META_FILE: json.dumps(meta, indent=2)}))
 
 
 def write_model(module, meta, entry, dest_dir):

@@ -35,21 +35,27 @@ def load(path):
     return document
 
 
-def _replace_with_text(path, text):
-    """Writes text to a new private temporary file beside path (mkstemp: a
-    symbolic link planted at a fixed name is never followed) and renames it
-    over path."""
+def replace_atomically(path, write):
+    """Calls write(tmp) on a new private temporary file beside path
+    (mkstemp: a symbolic link planted at a fixed name is never followed),
+    then renames it over path; on any failure the temporary file is
+    removed and the error propagates."""
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
                                dir=os.path.dirname(os.path.abspath(path)))
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
+        write(tmp)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def _write_text(path, text):
+    with open(path, "w") as f:
+        f.write(text)
 
 
 @contextlib.contextmanager
@@ -75,4 +81,4 @@ def register(path, name, entry):
     with _locked(path):
         document = load(path)
         document["models"][name] = entry
-        _replace_with_text(path, dumps(document))
+        replace_atomically(path, lambda tmp: _write_text(tmp, dumps(document)))
