@@ -218,6 +218,17 @@ def check_torch_version(library_torch, running_torch, library_path):
         )
 
 
+def built_torch_version(library_path):
+    """The torch release the build recorded beside the library
+    (LIBRARY.torch-version, one line such as "2.13.0"); None when there is
+    no such file (a build from before it was written) or it is empty."""
+    try:
+        text = Path(str(library_path) + ".torch-version").read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    return text or None
+
+
 def loaded_libtorch_copies():
     """Distinct files of libc10 mapped into this process (Linux; [] elsewhere)."""
     try:
@@ -247,6 +258,12 @@ class CutoutLibrary:
                 f"{self.path}: the cutout library is not built (expected the file to exist). "
                 f"Build it against the running torch with: {rebuild_command()}"
             )
+        # Before loading: a library built against another torch can crash
+        # this process while it loads (two libtorch copies register the same
+        # operators), so its build's record beside it is checked first.
+        built_against = built_torch_version(self.path)
+        if built_against is not None:
+            check_torch_version(built_against, torch.__version__, self.path)
         try:
             self.dll = ctypes.CDLL(str(self.path))
         except OSError as error:

@@ -107,10 +107,11 @@ def safetensors_header(path):
             what = "overlaps the one before" if begin < position else f"leaves a gap at byte {position}"
             raise _header_error(path, f"tensor {name!r} at bytes {begin}..{end} {what}")
         position = end
-    if position != data_size:
-        if position > data_size:
-            raise WeightsFileError(f"{path}: the tensors need {position} bytes of data, but the file holds "
-                                   f"{data_size} (truncated?)")
+    if position > data_size:
+        begin, end, name = next(span for span in spans if span[1] > data_size)
+        raise WeightsFileError(f"{path}: tensor {name!r} ends at byte {end} of the data, but the file "
+                               f"holds {data_size} (truncated?)")
+    if position < data_size:
         raise _header_error(path, f"the tensors cover {position} of its {data_size} bytes of data")
     return tensors, 8 + length
 

@@ -1,0 +1,68 @@
+"""Checks tools/test-pip-wheel runs with a given Python, on a library built
+against a pip torch wheel. The package is imported the way ComfyUI imports a
+custom node folder (the repository's __init__.py, with the stand-ins for
+ComfyUI's own modules), so what is checked is what a user meets.
+
+    python wheel_build_checks.py refused REPOSITORY LIBRARY
+        This Python's torch is not the one LIBRARY was built against: the
+        package must refuse it before it loads it, naming install.py.
+    python wheel_build_checks.py loads REPOSITORY LIBRARY
+        The package loads LIBRARY and lists its nodes; a context on "cuda"
+        either works or fails with a message that names CUDA.
+
+Prints one line saying what it saw; exits non-zero when that is not what
+was expected.
+"""
+
+import importlib.util
+import os
+import sys
+
+
+def import_package(repository, library):
+    """The repository imported as ComfyUI would, with `library` as its
+    library. Raises what the import raises."""
+    os.environ["CUTOUT_LIBRARY"] = library
+    sys.path.insert(0, os.path.join(repository, "tests", "python", "comfy_standins"))
+    spec = importlib.util.spec_from_file_location("cutout_custom_node", os.path.join(repository, "__init__.py"),
+                                                  submodule_search_locations=[repository])
+    package = importlib.util.module_from_spec(spec)
+    sys.modules["cutout_custom_node"] = package
+    spec.loader.exec_module(package)
+    return package
+
+
+def refused(repository, library):
+    import torch
+
+    try:
+        import_package(repository, library)
+    except Exception as error:  # the package's CutoutLoadError, as ComfyUI would show it
+        message = str(error).splitlines()[0]
+        if "torch version mismatch" not in message or "install.py" not in message:
+            sys.exit(f"torch {torch.__version__}: refused, but not with the rebuild command: {message}")
+        print(f"torch {torch.__version__}: {message}")
+        return
+    sys.exit(f"torch {torch.__version__}: a library built against another torch was loaded")
+
+
+def loads(repository, library):
+    import torch
+
+    package = import_package(repository, library)
+    cutout_library = sys.modules["cutout_custom_node.python_wrapper.cutout_library"]
+    nodes = ", ".join(sorted(package.NODE_CLASS_MAPPINGS))
+    try:
+        cutout_library.Context(cutout_library.load_library(library), device="cuda")
+        cuda = "a context on cuda works"
+    except cutout_library.CutoutError as error:
+        if "cuda" not in str(error).lower():
+            sys.exit(f"device cuda refused without naming CUDA: {error}")
+        cuda = f"device cuda: {error}"
+    print(f"torch {torch.__version__}: loads ({nodes}); {cuda}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 4 or sys.argv[1] not in ("refused", "loads"):
+        sys.exit(__doc__)
+    {"refused": refused, "loads": loads}[sys.argv[1]](sys.argv[2], sys.argv[3])
