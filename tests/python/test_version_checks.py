@@ -36,6 +36,24 @@ def test_torch_version_mismatch(library_module, fake_torch_library_path):
     assert message.endswith(f"Rebuild it against the running torch with: {REBUILD}")
 
 
+def test_the_recorded_torch_version_is_checked_before_loading(library_module, tmp_path):
+    # Not a loadable library at all: only the record beside it can refuse it,
+    # so the refusal proves nothing was loaded.
+    library = tmp_path / "libcutout.so"
+    library.write_bytes(b"not an ELF file")
+    (tmp_path / "libcutout.so.torch-version").write_text("0.4.1\n")
+    with pytest.raises(RuntimeError) as raised:
+        library_module.load_library(library)
+    message = str(raised.value)
+    assert message.startswith(f"{library}: torch version mismatch (expected a library built against torch "
+                              f"{torch.__version__}, got one built against libtorch 0.4.1).")
+    assert message.endswith(f"Rebuild it against the running torch with: {REBUILD}")
+    # Without the record, the same file gets as far as the loader, which fails.
+    (tmp_path / "libcutout.so.torch-version").unlink()
+    with pytest.raises(RuntimeError, match="cannot be loaded"):
+        library_module.load_library(library)
+
+
 def test_comfyui_import_fails_with_the_message(fake_torch_library_path):
     # What ComfyUI prints as "Cannot import ... module for custom nodes: <message>".
     with pytest.raises(RuntimeError, match="torch version mismatch") as raised:

@@ -193,8 +193,8 @@ def sniff_format(path):
         try:
             records = torch._C.PyTorchFileReader(path).get_all_records()
         except Exception as e:  # the reader raises RuntimeError, and others for odd files
-            raise WeightsFileError(f"{path}: a zip archive that torch's reader refuses "
-                                   f"({str(e).splitlines()[0] if str(e) else type(e).__name__})")
+            raise WeightsFileError(f"{path}: not a plain weights file (a zip archive that torch's reader "
+                                   f"refuses: {str(e).splitlines()[0] if str(e) else type(e).__name__})")
         # Record names come without the archive's top folder ("data.pkl").
         if "constants.pkl" in records or any(r.startswith("code/") for r in records):
             return "torchscript"
