@@ -151,7 +151,7 @@ class TestOutputs(CliTestCase):
         add("palette_trns", pal_t, pal_rgb, tr_alpha, transparency=index)
         # 16 bits: gray via PIL, RGB by hand; 8-bit output rounds v / 257.
         g16 = (gray.astype(np.uint32) * 257 + np.arange(256)[None, :] % 200).astype(np.uint16)
-        add("gray16", Image.fromarray(g16, "I;16"),
+        add("gray16", Image.fromarray(g16),  # uint16 is mode I;16 (Pillow 13 takes no mode here)
             np.stack([np.floor(g16 / 257.0 + 0.5).astype(np.uint8)] * 3, axis=2))
         rgb16 = (small.astype(np.uint32) * 257 + 100).clip(0, 65535).astype(np.uint16)
         write_png_rgb16(os.path.join(d, "rgb16.png"), rgb16)
