@@ -31,6 +31,7 @@
 
 #include <cutout.h>
 
+#include "cpu_flags.h"
 #include "matte_diff.h"
 #include "png_read.h"
 
@@ -153,17 +154,6 @@ static int check_photo(cutout_context *ctx, const char *path, const char *name) 
     return ok;
 }
 
-/* Whether /proc/cpuinfo's flags list `flag` (e.g. " avx512f "). */
-static bool cpu_flag(const char *flag) {
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    char line[8192];
-    bool found = false;
-    while (f != NULL && !found && fgets(line, sizeof line, f) != NULL)
-        if (strncmp(line, "flags", 5) == 0) found = strstr(line, flag) != NULL;
-    if (f != NULL) fclose(f);
-    return found;
-}
-
 int main(int argc, char **argv) {
     if (argc != 3) {
         fprintf(stderr, "usage: %s MODELS_DIR PHOTOS_DIR\n", argv[0]);
@@ -172,7 +162,7 @@ int main(int argc, char **argv) {
     /* A cap at AVX2 or above changes nothing on a CPU without AVX-512: the
      * uncapped run of this test is then the same run. */
     const char *cap = getenv("ONEDNN_MAX_CPU_ISA");
-    if (cap != NULL && *cap != '\0' && !cpu_flag(" avx512f")) {
+    if (cap != NULL && *cap != '\0' && !cpuinfo_has(" avx512f")) {
         printf("skipped: ONEDNN_MAX_CPU_ISA=%s on a CPU without AVX-512 is the uncapped run\n", cap);
         return 77;
     }

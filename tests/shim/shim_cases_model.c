@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "cutout_shim.h"
+#include "cpu_flags.h"
 #include "cutout_shim_testing.h"
 #include "png_read.h"
 #include "shim_cases.h"
@@ -253,18 +254,6 @@ int case_device(void) {
 
 /* ------------------------------------------------------------------------ */
 /* Precision: resolution, refusal, and bf16 staying close to fp32. */
-
-/* Whether /proc/cpuinfo lists `flag` (" amx_bf16", " avx512_bf16"), read
- * independently of the shim's cpuid check. */
-static bool cpuinfo_has(const char *flag) {
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    char line[8192];
-    bool found = false;
-    while (f != NULL && !found && fgets(line, sizeof line, f) != NULL)
-        if (strncmp(line, "flags", 5) == 0) found = strstr(line, flag) != NULL;
-    if (f != NULL) fclose(f);
-    return found;
-}
 
 /* Whether oneDNN's ISA cap, when set, is one of the n `below` ISAs. */
 static bool cap_is_one_of(const char *const *below, size_t n) {
