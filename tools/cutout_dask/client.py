@@ -128,16 +128,16 @@ def parse_arguments(argv):
         for name, value in zip(("--tls-ca-file", "--tls-cert", "--tls-key"), tls):
             if not os.path.isfile(value):
                 raise UsageError(f"{name}: expected a readable PEM file, got '{value}'")
-    if args.scheduler is not None and not args.scheduler.startswith("tls://") and not args.insecure:
-        raise UsageError(f"--scheduler: expected tls://HOST:PORT, got '{args.scheduler}' (a scheduler "
-                         f"without TLS runs whatever anyone who reaches it sends; --insecure to use it "
-                         f"anyway)")
-    if args.scheduler_file is not None and not args.insecure:
-        address = scheduler_file_address(args.scheduler_file)
-        if address and not address.startswith("tls://"):
-            raise UsageError(f"--scheduler-file: its scheduler is '{address}', not tls:// (a scheduler "
-                             f"without TLS runs whatever anyone who reaches it sends; --insecure to use "
-                             f"it anyway)")
+    # The scheduler's address, read once ("" when a scheduler file cannot be
+    # read yet; Dask reports that when it connects).
+    args.scheduler_address = args.scheduler or (scheduler_file_address(args.scheduler_file)
+                                                if args.scheduler_file is not None else "")
+    if args.scheduler_address and not args.scheduler_address.startswith("tls://") and not args.insecure:
+        got = (f"expected tls://HOST:PORT, got '{args.scheduler}'" if args.scheduler is not None else
+               f"its scheduler is '{args.scheduler_address}', not tls://")
+        raise UsageError(f"{'--scheduler' if args.scheduler is not None else '--scheduler-file'}: {got} (a "
+                         f"scheduler without TLS runs whatever anyone who reaches it sends; --insecure to use "
+                         f"it anyway)")
     if args.insecure and args.local_workers is not None:
         raise UsageError("--insecure: only for --scheduler or --scheduler-file (--local-workers "
                          "always uses TLS)")
@@ -187,9 +187,9 @@ def connect(args):
                                scheduler_kwargs={"dashboard": False,
                                                  "dashboard_address": "127.0.0.1:0"})
         return Client(cluster, security=security), cluster
-    address = args.scheduler or scheduler_file_address(args.scheduler_file)
+    address = args.scheduler_address
     if not address.startswith("tls://"):
-        print(f"{PROGRAM}: warning: the scheduler {address} has no TLS: anyone who reaches it can run "
+        print(f"{PROGRAM}: warning: the scheduler {address or 'of ' + args.scheduler_file} has no TLS: anyone who reaches it can run "
               f"work as the workers' user", file=sys.stderr)
     if args.scheduler_file is not None:
         return Client(scheduler_file=args.scheduler_file, security=security_of(args)), None
