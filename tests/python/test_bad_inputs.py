@@ -8,7 +8,7 @@ has the wrong shape or dtype or holds NaN.
 Each call must raise ValueError (bad input) or RuntimeError (model, device,
 memory) whose message names the input, leave its inputs unchanged and the
 package working, and never crash the interpreter. Bad model files come from
-tests/reliability/make_bad_models.py.
+tests/support/make_test_models.py.
 """
 
 import subprocess
@@ -25,8 +25,8 @@ REPOSITORY = harness.REPOSITORY_DIR
 @pytest.fixture(scope="module")
 def bad_models_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("bad_models")
-    subprocess.run([sys.executable, str(REPOSITORY / "tests" / "reliability" / "make_bad_models.py"),
-                    str(folder)], check=True, capture_output=True)
+    subprocess.run([sys.executable, str(REPOSITORY / "tests" / "support" / "make_test_models.py"),
+                    "reliability", str(folder)], check=True, capture_output=True)
     return folder
 
 

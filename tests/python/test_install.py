@@ -3,6 +3,7 @@ builds against a torch wheel. The build itself runs in tools/test-torch2
 (against a wheel-style torch folder) and in every ComfyUI install."""
 
 import importlib.util
+import tomllib
 import types
 
 import harness
@@ -70,3 +71,23 @@ def test_a_distribution_torch_uses_the_system_libtorch(tmp_path):
                                        _C=types.SimpleNamespace())
     assert install.wheel_dir(fake_torch) is None
     assert install.torch_configure_args(fake_torch, None) == []
+
+
+def test_fetching_the_models_names_npm_and_the_modules_in_the_same_message(tmp_path):
+    install = load_install()
+    missing = install.missing_build_tools(None, path=str(tmp_path))[:1]
+    missing += install.missing_fetch_tools(path=str(tmp_path), has_module=lambda name: name == "numpy")
+    assert missing == ["cmake", "npm (to fetch the models)", "onnx", "PIL"]
+    message = install.missing_message(missing)
+    assert "missing cmake, npm (to fetch the models), the Python module onnx, the Python module PIL" in message
+    assert "sudo apt-get install cmake npm && " in message
+    assert message.endswith(f"-m pip install -r {harness.REPOSITORY_DIR / 'requirements.txt'}")
+
+
+def test_requirements_txt_and_pyproject_state_the_same_modules():
+    install = load_install()
+    lines = (harness.REPOSITORY_DIR / "requirements.txt").read_text().splitlines()
+    required = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    assert required == list(install.CONVERSION_MODULES.values())
+    with open(harness.REPOSITORY_DIR / "pyproject.toml", "rb") as file:
+        assert tomllib.load(file)["project"]["dependencies"] == required

@@ -4,7 +4,7 @@
  *
  * The tests link either libcutout_stub.so (C stub shim; RELIABILITY_STUB is
  * defined and the stub's counters are used) or libcutout.so (libtorch and
- * the tiny models of make_bad_models.py). Every test takes
+ * the tiny models of tests/support/make_test_models.py). Every test takes
  *   argv[1] the photo folder, argv[2] the model folder, argv[3] the model
  * name ("stub" or "good").
  */

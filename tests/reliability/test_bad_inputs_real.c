@@ -1,7 +1,7 @@
 /*
  * test_bad_inputs_real.c - the bad-input matrix through the real library
  * (libcutout.so: plugin + libtorch shim) with the models of
- * make_bad_models.py: every input of CutoutRemoveBackground with the wrong
+ * tests/support/make_test_models.py: every input of CutoutRemoveBackground with the wrong
  * rank, dtype, device, channel count, zero dims, negative or overlapping
  * strides, NaN and Inf, values outside 0..1, one pixel over the limit, a
  * huge batch, a mask batch mismatch; every kind of broken model file and

@@ -10,7 +10,7 @@
 
 Environment (set by CMakeLists.txt):
   CUTOUT_CLI         the cutout program
-  CUTOUT_MODEL_PATH  the models of make_bad_models.py (good.pt, nan_out.pt, ...)
+  CUTOUT_MODEL_PATH  the models of tests/support/make_test_models.py (good.pt, nan_out.pt, ...)
   CUTOUT_TESTDATA    the folder of real photos
 """
 

@@ -1,6 +1,6 @@
 /*
  * test_shim_main.c - tests of the libtorch shim (cutout_shim.h) on tiny
- * TorchScript models written by make_tiny_models.py and on a real photo.
+ * TorchScript models written by tests/support/make_test_models.py and on a real photo.
  *
  * Usage: test_shim CASE MODELS_DIR PHOTO_PNG
  * Each CASE is one ctest test (the table below); the cases live in
