@@ -1,4 +1,4 @@
-"""Temporal smoothing of frame batches on the default model (ctest label "model").
+"""Temporal smoothing of frame batches (ctest label "model"), on U2-Netp.
 
 Two short synthetic videos with exact ground truth (tools/temporal_support.py):
 the repository's RGBA bear moving by 0.6 px a frame over a photo, and the
@@ -6,10 +6,16 @@ same bear standing still under per-frame camera noise. Each runs through
 the Advanced node as one batch, per frame (temporal 0) and with temporal
 smoothing. MAE may rise by at most 3% and, on the moving video, the
 smoothing may add at most one frame of lag to the matte's centroid. dtSSD
-must fall by at least 30% on the noisy video (measured: 63%) and by at
-least 10% on the moving one (measured: 13%; taking all the flicker out would
-give 9% on this video, see benchmarks/RESULTS.md for why 30% is out of reach
-of any temporal smoothing there).
+must fall by at least 30% on the noisy video (measured: 56%) and by at
+least 10% on the moving one (measured: 12%; see benchmarks/RESULTS.md for
+why plain dtSSD cannot fall much further on a moving subject).
+
+The model is U2-Netp, not the default ISNet: what is under test is the
+smoothing, and U2-Netp runs the 52 frames here about 6x faster (54 s against
+326 s on an AVX2-only CPU with libtorch 1.13). Its rough matte of the bear
+(MAE 0.15) flickers more under noise than ISNet's, which makes the noisy
+video a harder case for the smoothing, not an easier one.
+tools/temporal_benchmark measures ISNet.
 
 skip_similar: on frames that differ by faint noise only, every frame after
 the first gets exactly the first one's matte, where without it the mattes
@@ -33,10 +39,11 @@ FRAMES, HEIGHT, WIDTH = 10, 240, 320
 STEP = (0.6, 0.25)
 DTSSD_CUT = {"moving": 0.10, "noisy": 0.30}
 MAE_RISE, MAX_LAG = 1.03, 1.0
+MODEL = "u2netp"
 
 
 def mattes(context, frames, temporal):
-    return es.remove_background(context, frames, temporal=temporal, precision="fp32")[1]
+    return es.remove_background(context, frames, temporal=temporal, precision="fp32", model=MODEL)[1]
 
 
 def skipped_frames(context, cut, bg):
@@ -44,8 +51,8 @@ def skipped_frames(context, cut, bg):
     still, _ = ts.noisy(cut, bg, HEIGHT, WIDTH, 5, sigma=0.003)
     # Frames 0-2 and 4-5 differ by faint noise; frame 3 (the negative) is another scene.
     frames = torch.cat([still[:3], 1.0 - still[3:4], still[3:]]).contiguous()
-    plain = es.remove_background(context, frames, precision="fp32")[1]
-    skipped = es.remove_background(context, frames, skip_similar=0.02, precision="fp32")[1]
+    plain = es.remove_background(context, frames, precision="fp32", model=MODEL)[1]
+    skipped = es.remove_background(context, frames, skip_similar=0.02, precision="fp32", model=MODEL)[1]
     reused = [bool(torch.equal(skipped[i], skipped[0])) for i in (1, 2)]
     noise_shows = not (torch.equal(plain[1], plain[0]) and torch.equal(plain[2], plain[0]))
     # Frames 3 and 4 each differ from the last predicted frame: both are
@@ -61,8 +68,8 @@ def skipped_frames(context, cut, bg):
 
 def main():
     library, models, photos = sys.argv[1:4]
-    if not os.path.exists(os.path.join(models, "isnet.pt")):
-        print("FAIL: models/isnet.pt is missing (tools/fetch-model fetches it)")
+    if not os.path.exists(os.path.join(models, f"{MODEL}.pt")):
+        print(f"FAIL: models/{MODEL}.pt is missing (tools/fetch-model --all fetches it)")
         return 1
     context = es.open_context(library, [models])
     with Image.open(os.path.join(photos, "rgba_bear_tuxpaint.png")) as cut, \
