@@ -9,6 +9,10 @@ ComfyUI's own modules), so what is checked is what a user meets.
     python wheel_build_checks.py loads REPOSITORY LIBRARY
         The package loads LIBRARY and lists its nodes; a context on "cuda"
         either works or fails with a message that names CUDA.
+    python wheel_build_checks.py same_masks DIR_A DIR_B
+        The masks (PNG) of the same names in both folders differ by at most
+        MASK_LEVELS levels of 255 anywhere: two conversions of one model, by
+        two torch versions, cut out the same.
 
 Prints one line saying what it saw; exits non-zero when that is not what
 was expected.
@@ -17,6 +21,10 @@ was expected.
 import importlib.util
 import os
 import sys
+
+# Two float32 conversions of one ONNX graph agree to rounding; one level of
+# 255 leaves room for a pixel that rounds the other way.
+MASK_LEVELS = 1
 
 
 def import_package(repository, library):
@@ -62,7 +70,25 @@ def loads(repository, library):
     print(f"torch {torch.__version__}: loads ({nodes}); {cuda}")
 
 
+def same_masks(folder_a, folder_b):
+    import numpy as np
+    from PIL import Image
+
+    names = sorted(os.listdir(folder_a))
+    if not names or names != sorted(os.listdir(folder_b)):
+        sys.exit(f"same_masks: expected the same masks in {folder_a} and {folder_b}")
+    worst = 0
+    for name in names:
+        with Image.open(os.path.join(folder_a, name)) as a, Image.open(os.path.join(folder_b, name)) as b:
+            diff = np.abs(np.asarray(a, dtype=np.int16) - np.asarray(b, dtype=np.int16))
+        worst = max(worst, int(diff.max()))
+    if worst > MASK_LEVELS:
+        sys.exit(f"same_masks: {folder_a} and {folder_b} differ by up to {worst} levels (at most {MASK_LEVELS})")
+    print(f"same_masks: {len(names)} mask(s) agree within {worst} level(s) of 255")
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 4 or sys.argv[1] not in ("refused", "loads"):
+    checks = {"refused": refused, "loads": loads, "same_masks": same_masks}
+    if len(sys.argv) != 4 or sys.argv[1] not in checks:
         sys.exit(__doc__)
-    {"refused": refused, "loads": loads}[sys.argv[1]](sys.argv[2], sys.argv[3])
+    checks[sys.argv[1]](sys.argv[2], sys.argv[3])
