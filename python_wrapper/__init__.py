@@ -1,15 +1,10 @@
-"""cutout for ComfyUI: background removal nodes driven by libcutout.
+"""cutout's Python side: a plain binding of libcutout and libcutout_files
+(cutout_library, files_library, dlpack_bridge; ctypes and DLPack), the
+ComfyUI nodes (comfy_nodes and the modules it uses) and the model importer
+(model_import).
 
-ComfyUI imports this package (directly, or through the repository's root
-__init__.py) and reads the two mappings below. Importing it registers the
-``cutout`` model folder (and background_removal, BiRefNet, RMBG and rembg
-where missing: foreign_models) with ComfyUI's folder_paths and loads the library
-once; a library that is missing, from another cutout version or built against
-another torch makes the import fail with the command that rebuilds it.
+Importing this package, or its binding, loads nothing and imports nothing
+of ComfyUI: the library is loaded when a caller asks for it
+(cutout_library.load_library), and the nodes are registered only by
+ComfyUI's entry module, the repository's root __init__.py.
 """
-
-from .comfy_nodes import load as _load
-
-NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS = _load()
-
-__all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS"]

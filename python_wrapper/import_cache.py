@@ -4,7 +4,7 @@ ComfyUI's models/cutout/imported/ and run from there.
 One entry per source file, named after its label and a hash of its path
 (e.g. ``RMBG_RMBG-2.0_model-1a2b3c4d5e6f``):
 
-- ``NAME.pt``: the model import_model() wrote (tools/model_import);
+- ``NAME.pt``: the model import_model() wrote (python_wrapper/model_import);
 - ``NAME.json``: the record: the source's path, size and mtime (ns), the
   sha256 and size of NAME.pt, the importer's manifest entry, or the
   importer's refusal;
@@ -24,7 +24,7 @@ When is a file imported (again)?
 - A missing, unreadable or corrupt record or NAME.pt is rebuilt.
 - A refused file is recorded as refused, and each run raises the same
   message without trying again, until the file changes or the importer
-  does (the record names a hash of tools/model_import's sources, so an
+  does (the record names a hash of python_wrapper/model_import's sources, so an
   update that learns a new kind of file tries again).
 
 Nothing is written in place: NAME.pt and NAME.json are written in the
@@ -102,12 +102,12 @@ _importer_id_lock = threading.Lock()
 
 
 def importer_id():
-    """A hash of tools/model_import/*.py: changes when the importer does."""
+    """A hash of python_wrapper/model_import/*.py: changes when the importer does."""
     global _importer_id
     with _importer_id_lock:
         if _importer_id is None:
             digest = hashlib.sha256()
-            folder = model_import_tools.TOOLS_DIR
+            folder = model_import_tools.PACKAGE_DIR
             names = sorted(n for n in os.listdir(folder) if n.endswith(".py")) if folder.is_dir() else []
             for name in names:
                 digest.update(name.encode("utf-8") + b"\0")
@@ -170,9 +170,9 @@ def _model_intact(model_path, record):
     return known[2] == expected.get("sha256")
 
 
-def verify_available(root=REPOSITORY_DIR):
+def verify_available():
     """True when import_model's onnxruntime check can run here."""
-    package = os.path.join(str(root), "tools", "node_modules", "onnxruntime-node", "package.json")
+    package = os.path.join(model_import_tools.PACKAGE_DIR, "node_modules", "onnxruntime-node", "package.json")
     return os.path.isfile(package) and shutil.which("node") is not None
 
 

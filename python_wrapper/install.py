@@ -183,8 +183,8 @@ def build(build_dir, jobs, build_type, torch_dir_override=None, fetch=True):
 
 def models_installed(library_path):
     """The names of FETCHED_MODELS the built library finds: it is asked, so
-    that its own search rule decides (it loads once; check_import reuses it)."""
-    cutout_library = import_package(library_path).cutout_library
+    that its own search rule decides."""
+    cutout_library = binding()
     try:
         context = cutout_library.Context(cutout_library.load_library(library_path))
     except (cutout_library.CutoutError, cutout_library.CutoutLoadError) as error:
@@ -207,29 +207,45 @@ def fetch_models(library_path):
     run(command, cwd=REPOSITORY_DIR, env=env)
 
 
+def import_folder(name, folder):
+    """The package in `folder` (its __init__.py), imported under `name` as
+    ComfyUI imports a custom node folder: by path, nothing put on sys.path."""
+    for loaded in [n for n in sys.modules if n == name or n.startswith(name + ".")]:
+        del sys.modules[loaded]
+    spec = importlib.util.spec_from_file_location(name, folder / "__init__.py",
+                                                  submodule_search_locations=[str(folder)])
+    package = importlib.util.module_from_spec(spec)
+    sys.modules[name] = package
+    spec.loader.exec_module(package)
+    return package
+
+
+def binding():
+    """python_wrapper.cutout_library, imported without the nodes."""
+    import_folder("cutout_install_binding", PACKAGE_DIR)
+    return importlib.import_module("cutout_install_binding.cutout_library")
+
+
 def import_package(library_path):
-    """Imports the package the way ComfyUI would, with `library_path` as its
-    library; exits with a message when that fails."""
+    """Imports the repository the way ComfyUI would (its root __init__.py),
+    with `library_path` as its library; exits with a message when that fails."""
     env_backup = os.environ.get("CUTOUT_LIBRARY")
     os.environ["CUTOUT_LIBRARY"] = str(library_path)
-    sys.path.insert(0, str(REPOSITORY_DIR))
     try:
-        import python_wrapper
+        return import_folder("cutout_install_check", REPOSITORY_DIR)
     except Exception as error:  # report, then fail
         sys.exit(f"install.py: the built library does not load: {error}")
     finally:
-        sys.path.pop(0)
         if env_backup is None:
             os.environ.pop("CUTOUT_LIBRARY", None)
         else:
             os.environ["CUTOUT_LIBRARY"] = env_backup
-    return python_wrapper
 
 
 def check_import(library_path):
     """Imports the package the way ComfyUI would and reports the nodes."""
-    python_wrapper = import_package(library_path)
-    names = ", ".join(sorted(python_wrapper.NODE_CLASS_MAPPINGS))
+    package = import_package(library_path)
+    names = ", ".join(sorted(package.NODE_CLASS_MAPPINGS))
     print(f"OK: {library_path} loads; nodes: {names}", flush=True)
 
 

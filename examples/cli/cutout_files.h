@@ -2,7 +2,7 @@
  * cutout_files.h - the cutout command's file pipeline as a library,
  * libcutout_files.so, for programs that hand it image files one at a time
  * (the distributed runner's workers load it with ctypes; see
- * tools/cutout_dask/files_library.py).
+ * python_wrapper/files_library.py).
  *
  * A session holds the command's options and one libcutout context, so a
  * model is loaded once per session, at its first image. Each image goes

@@ -15,7 +15,7 @@ namespace cutout_shim {
 namespace {
 
 // The ops a cutout model may run: what cutout's own converters emit (the
-// ISNet and U2-Net exports, tools/model_import's ONNX and BiRefNet
+// ISNet and U2-Net exports, python_wrapper/model_import's ONNX and BiRefNet
 // converters, the test models), all of them pure functions of tensors,
 // numbers, lists and strings, or control flow. Nothing here touches files,
 // threads, random state or Python. Kept sorted (op_allowed searches it).

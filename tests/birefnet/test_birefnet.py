@@ -23,8 +23,7 @@ import unittest
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from import_command_case import ImportCommandCase, parse_root, run_unittest  # noqa: E402
+from tests.support.import_command_case import ImportCommandCase, parse_root, run_unittest
 
 ROOT = None
 TOLERANCE = 1e-4
@@ -32,8 +31,7 @@ LITE_NAME = "BiRefNet_lite-general-epoch_232"
 
 
 def tools_modules():
-    sys.path.insert(0, os.path.join(ROOT, "tools"))
-    from model_import import birefnet_import, birefnet_model, birefnet_weights
+    from python_wrapper.model_import import birefnet_import, birefnet_model, birefnet_weights
     return birefnet_import, birefnet_model, birefnet_weights
 
 

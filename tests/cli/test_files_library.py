@@ -1,5 +1,5 @@
 """Tests of libcutout_files.so (examples/cli/cutout_files.h) through its
-ctypes binding (tools/cutout_dask/files_library.py), with the tiny model:
+ctypes binding (python_wrapper/files_library.py), with the tiny model:
 a session writes the command's bytes, names outputs as the command does,
 and refuses what it cannot take with the status and message it documents.
 
@@ -8,7 +8,6 @@ Environment (set by CMakeLists.txt):
   CUTOUT_FILES_LIBRARY  libcutout_files.so
   CUTOUT_MODEL_PATH     a directory holding tiny.pt
   CUTOUT_TEST_PHOTOS    a directory of real RGB photos (PNG)
-  CUTOUT_TOOLS          the repository's tools/ directory
 """
 
 import os
@@ -18,10 +17,9 @@ import sys
 import tempfile
 import unittest
 
-sys.path.insert(0, os.environ.get("CUTOUT_TOOLS", ""))
 
-from cutout_dask import files_library  # noqa: E402
-from cutout_dask.files_library import FilesError  # noqa: E402
+from python_wrapper import files_library
+from python_wrapper.files_library import FilesError
 
 CLI = os.environ.get("CUTOUT_CLI", "")
 PHOTOS = os.environ.get("CUTOUT_TEST_PHOTOS", "")

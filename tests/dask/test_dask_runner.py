@@ -40,12 +40,10 @@ RUNNER = os.environ.get("CUTOUT_DASK", "")
 PHOTOS = os.environ.get("CUTOUT_TEST_PHOTOS", "")
 PYTHON = sys.executable
 
-# The workers unpickle cutout_dask.worker.process_chunk: they import it from
-# the sys.path they inherit from this process.
-sys.path.insert(0, os.path.dirname(os.path.abspath(RUNNER)))
-
-from distributed import LocalCluster, Security  # noqa: E402
-from distributed.diagnostics.plugin import WorkerPlugin  # noqa: E402
+# The workers unpickle cutout_dask.worker.process_chunk: they import it
+# through the PYTHONPATH (examples/dask) they inherit from this process.
+from distributed import LocalCluster, Security
+from distributed.diagnostics.plugin import WorkerPlugin
 
 IMAGE_COUNT = 40
 CUTOUT_OPTIONS = ["--model", "tiny", "--mask"]
@@ -71,8 +69,8 @@ def make_images(folder):
 
 
 def run_runner(*args, env=None, timeout=300):
-    return subprocess.run([PYTHON, RUNNER, *args], capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    env = dict(os.environ if env is None else env, CUTOUT_PYTHON=PYTHON)
+    return subprocess.run([RUNNER, *args], capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def read_manifest(path):
@@ -300,7 +298,7 @@ class KillMidChunkOnce(WorkerPlugin):
         self.after = after
 
     def setup(self, worker):
-        from cutout_dask import files_library
+        from python_wrapper import files_library
 
         original = files_library.Session.process
         marker, after, count = self.marker, self.after, [0]
@@ -346,7 +344,7 @@ class SlowImages(WorkerPlugin):
         self.seconds = seconds
 
     def setup(self, worker):
-        from cutout_dask import files_library
+        from python_wrapper import files_library
 
         original = files_library.Session.process
         seconds = self.seconds
@@ -366,7 +364,8 @@ class TestInterrupt(RunnerTestCase):
         args = ["--scheduler", self.cluster.scheduler_address, "--insecure", "--manifest", self.manifest,
                 "--chunk-size", "2", os.path.join(self.tmp, "images"), "--",
                 *CUTOUT_OPTIONS, "-o", self.out]
-        runner = subprocess.Popen([PYTHON, RUNNER, *args], stderr=subprocess.PIPE, text=True)
+        runner = subprocess.Popen([RUNNER, *args], stderr=subprocess.PIPE, text=True,
+                                  env=dict(os.environ, CUTOUT_PYTHON=PYTHON))
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if os.path.exists(self.manifest):

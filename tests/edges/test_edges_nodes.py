@@ -13,8 +13,7 @@ import sys
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
-import edge_support as es  # noqa: E402
+from tests.support import edge_support as es
 
 FAILURES = []
 

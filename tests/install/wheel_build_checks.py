@@ -1,4 +1,4 @@
-"""Checks tools/test-pip-wheel runs with a given Python, on a library built
+"""Checks tests/run-pip-wheel runs with a given Python, on a library built
 against a pip torch wheel. The package is imported the way ComfyUI imports a
 custom node folder (the repository's __init__.py, with the stand-ins for
 ComfyUI's own modules), so what is checked is what a user meets.
@@ -27,11 +27,29 @@ import sys
 MASK_LEVELS = 1
 
 
+def load_standins(repository):
+    """ComfyUI's own modules (folder_paths, comfy.utils,
+    comfy.model_management) as the tests' stand-ins, registered by file
+    under their ComfyUI names, as ComfyUI would have imported them."""
+    standins = os.path.join(repository, "tests", "python", "comfy_standins")
+    for name, relative in (("folder_paths", "folder_paths.py"), ("comfy", "comfy/__init__.py"),
+                           ("comfy.utils", "comfy/utils.py"),
+                           ("comfy.model_management", "comfy/model_management.py")):
+        if name in sys.modules:
+            continue
+        search = [os.path.join(standins, "comfy")] if name == "comfy" else None
+        spec = importlib.util.spec_from_file_location(name, os.path.join(standins, relative),
+                                                      submodule_search_locations=search)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+
+
 def import_package(repository, library):
     """The repository imported as ComfyUI would, with `library` as its
     library. Raises what the import raises."""
     os.environ["CUTOUT_LIBRARY"] = library
-    sys.path.insert(0, os.path.join(repository, "tests", "python", "comfy_standins"))
+    load_standins(repository)
     spec = importlib.util.spec_from_file_location("cutout_custom_node", os.path.join(repository, "__init__.py"),
                                                   submodule_search_locations=[repository])
     package = importlib.util.module_from_spec(spec)

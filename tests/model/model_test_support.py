@@ -2,7 +2,7 @@
 
 The reference pipeline, written independently of the library:
 PIL decode -> PIL bilinear resize to S x S -> (pixel - 128) / 256 ->
-onnxruntime (tools/ort_reference.mjs) -> first output -> PIL bilinear resize
+onnxruntime (python_wrapper/model_import/ort_reference.mjs) -> first output -> PIL bilinear resize
 back to the photo's size.
 """
 
@@ -37,8 +37,9 @@ class Paths:
         self.pt = os.path.join(self.root, "models", "isnet.pt")
         self.onnx = os.path.join(self.root, "models", "isnet.onnx")
         self.onnx_fp32 = os.path.join(self.root, "models", "isnet_fp32.onnx")
-        self.ort_script = os.path.join(self.root, "tools", "ort_reference.mjs")
-        self.ort_package = os.path.join(self.root, "tools", "node_modules", "onnxruntime-node")
+        self.ort_script = os.path.join(self.root, "python_wrapper", "model_import", "ort_reference.mjs")
+        self.ort_package = os.path.join(self.root, "python_wrapper", "model_import", "node_modules",
+                                        "onnxruntime-node")
 
     def model_files(self, name):
         """(NAME.pt, NAME.onnx) in the repository's models/."""

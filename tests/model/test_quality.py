@@ -2,8 +2,8 @@
 
 The repository's two RGBA cut-outs (a furry bear, a glass bulb) over two of
 its photos, on a landscape and a portrait canvas: four images whose true
-alpha is known exactly (tools/quality_support.py makes them, as the full
-benchmark tools/quality_benchmark does from Debian's packages). Each option
+alpha is known exactly (tests/support/quality_support.py makes them, as the full
+benchmark python3 -m benchmarks.quality_benchmark does from Debian's packages). Each option
 set must stay at or better than the bars below, which are the values measured
 when they were set, less a margin for the difference between CPUs (bf16 runs
 on different kernels on AMX and AVX512-BF16 machines: 4e-4 in IoU between them when
@@ -24,9 +24,8 @@ import sys
 import torch
 from PIL import Image
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
-import edge_support as es  # noqa: E402
-import quality_support as qs  # noqa: E402
+from tests.support import edge_support as es
+from tests.support import quality_support as qs
 
 CUTOUTS = ("rgba_bear_tuxpaint.png", "rgba_lightbulb_tuxpaint.png")
 BACKGROUNDS = ("product_coffee.png", "transparent_water_drop_aqua.jpg")

@@ -1,6 +1,6 @@
 """Temporal smoothing of frame batches (ctest label "model"), on U2-Netp.
 
-Two short synthetic videos with exact ground truth (tools/temporal_support.py):
+Two short synthetic videos with exact ground truth (tests/support/temporal_support.py):
 the repository's RGBA bear moving by 0.6 px a frame over a photo, and the
 same bear standing still under per-frame camera noise. Each runs through
 the Advanced node as one batch, per frame (temporal 0) and with temporal
@@ -15,7 +15,7 @@ smoothing, and U2-Netp runs the 52 frames here about 6x faster (54 s against
 326 s on an AVX2-only CPU with libtorch 1.13). Its rough matte of the bear
 (MAE 0.15) flickers more under noise than ISNet's, which makes the noisy
 video a harder case for the smoothing, not an easier one.
-tools/temporal_benchmark measures ISNet.
+python3 -m benchmarks.temporal_benchmark measures ISNet.
 
 skip_similar: on frames that differ by faint noise only, every frame after
 the first gets exactly the first one's matte, where without it the mattes
@@ -30,9 +30,8 @@ import sys
 import torch
 from PIL import Image
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
-import edge_support as es  # noqa: E402
-import temporal_support as ts  # noqa: E402
+from tests.support import edge_support as es
+from tests.support import temporal_support as ts
 
 STRENGTH = 0.6
 FRAMES, HEIGHT, WIDTH = 10, 240, 320

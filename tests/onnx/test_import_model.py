@@ -22,8 +22,7 @@ import onnx
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from import_command_case import ImportCommandCase, parse_root, run_unittest  # noqa: E402
+from tests.support.import_command_case import ImportCommandCase, parse_root, run_unittest
 
 ROOT = None
 rng = np.random.default_rng(7)
@@ -215,7 +214,7 @@ class ImportModelTest(ImportCommandCase):
 def main():
     global ROOT
     ROOT, rest = parse_root(__doc__.split("\n\n")[0])
-    if not os.path.isdir(os.path.join(ROOT, "tools", "node_modules", "onnxruntime-node")):
+    if not os.path.isdir(os.path.join(ROOT, "python_wrapper", "model_import", "node_modules", "onnxruntime-node")):
         print("FAIL: onnxruntime-node is missing: run tools/fetch-model --with-reference", file=sys.stderr)
         return 1
     return run_unittest(rest)

@@ -1,11 +1,11 @@
-"""The ONNX converter (tools/model_import) against onnxruntime, op by op.
+"""The ONNX converter (python_wrapper/model_import) against onnxruntime, op by op.
 
 Usage (ctest runs it, label "onnx"):
     python3 tests/onnx/test_onnx_ops.py --root REPO [--only TEXT]
 
 Every case of onnx_op_cases.py (one op with its attributes and opset
 variants, or an exporter's pattern) is converted to TorchScript and run on
-the same inputs as onnxruntime-node (tools/ort_graphs.mjs, one process for
+the same inputs as onnxruntime-node (python_wrapper/model_import/ort_graphs.mjs, one process for
 all): float outputs must agree within the case's tolerance (1e-5 absolute
 plus 1e-5 relative unless it says otherwise), other outputs exactly, and
 shapes exactly. Cases with several runs declare symbolic input dims and run
@@ -27,8 +27,7 @@ import onnx
 import torch
 from onnx import helper
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import onnx_op_cases  # noqa: E402
+from tests.onnx import onnx_op_cases
 
 ORT_TYPES = {np.dtype(np.float32): "float32", np.dtype(np.int64): "int64", np.dtype(np.bool_): "bool",
              np.dtype(np.int32): "int32"}
@@ -141,12 +140,11 @@ def main():
     parser.add_argument("--only", help="run only the cases whose name contains this text")
     args = parser.parse_args()
     root = os.path.abspath(args.root)
-    sys.path.insert(0, os.path.join(root, "tools"))
-    from model_import.onnx_convert import convert_graph
-    from model_import.onnx_graph import ConversionError
+    from python_wrapper.model_import.onnx_convert import convert_graph
+    from python_wrapper.model_import.onnx_graph import ConversionError
 
     torch.set_num_threads(1)
-    if not os.path.isdir(os.path.join(root, "tools", "node_modules", "onnxruntime-node")) or not shutil.which("node"):
+    if not os.path.isdir(os.path.join(root, "python_wrapper", "model_import", "node_modules", "onnxruntime-node")) or not shutil.which("node"):
         print("FAIL: onnxruntime-node is missing: run tools/fetch-model --with-reference", file=sys.stderr)
         return 1
     cases = [c for c in onnx_op_cases.all_cases() if not args.only or args.only in c.name]
@@ -156,7 +154,7 @@ def main():
         listing = os.path.join(tmp, "runs.json")
         with open(listing, "w") as f:
             json.dump(runs, f)
-        proc = subprocess.run(["node", os.path.join(root, "tools", "ort_graphs.mjs"), listing],
+        proc = subprocess.run(["node", os.path.join(root, "python_wrapper", "model_import", "ort_graphs.mjs"), listing],
                               capture_output=True, text=True)
         if proc.returncode != 0:
             print(f"FAIL: onnxruntime reference failed:\n{proc.stdout}{proc.stderr}", file=sys.stderr)

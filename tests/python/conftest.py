@@ -7,7 +7,7 @@ import pytest
 import harness
 from harness import folder_paths
 
-import comfy.model_management  # the stand-ins (harness put them on sys.path)
+import comfy.model_management  # the stand-ins (on the tests' PYTHONPATH)
 import comfy.utils
 
 

@@ -25,10 +25,9 @@ from PIL import Image
 
 TESTS_DIR = Path(__file__).resolve().parent
 REPOSITORY_DIR = TESTS_DIR.parent.parent
-if str(TESTS_DIR / "comfy_standins") not in sys.path:
-    sys.path.insert(0, str(TESTS_DIR / "comfy_standins"))
 
-import folder_paths  # noqa: E402  (the stand-in)
+# The stand-in, found through the tests' PYTHONPATH (tests/CMakeLists.txt).
+import folder_paths  # noqa: E402
 
 TESTDATA_DIR = Path(os.environ.get("CUTOUT_TESTDATA") or REPOSITORY_DIR / "tests" / "data" / "photos")
 BUILD_DIR = Path(os.environ.get("CUTOUT_BUILD_DIR") or REPOSITORY_DIR / "build")

@@ -112,7 +112,7 @@ def stamp(path):
 
 @pytest.fixture
 def import_calls(monkeypatch):
-    """Counts the calls of tools/model_import's import_model made by a loaded
+    """Counts the calls of python_wrapper/model_import's import_model made by a loaded
     package (the package loads the tools under a name of its own)."""
     calls = []
 

@@ -1,5 +1,5 @@
-"""The package on a CUDA GPU (ctest label "gpu"). tools/gpu-check runs it on
-a machine with one; tools/test does not, and on a machine without CUDA every
+"""The package on a CUDA GPU (ctest label "gpu"). tests/gpu-check runs it on
+a machine with one; tests/run does not, and on a machine without CUDA every
 test here is skipped. The expected mattes are the CPU torch references of
 test_real_library.py: a GPU must give the same mattes, within fp16's step."""
 

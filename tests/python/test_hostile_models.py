@@ -16,7 +16,7 @@ torch.jit.load and a forward pass in a child process do create the sentinel.
 """
 
 import errno
-import importlib.util
+import importlib
 import os
 import subprocess
 import sys
@@ -31,19 +31,15 @@ import hostile_files
 
 CLI = os.environ.get("CUTOUT_TEST_CLI")
 PHOTO = harness.TESTDATA_DIR / "animal_fur_chelsea.png"
-IMPORT_MODEL = harness.REPOSITORY_DIR / "tools" / "import_model.py"
+IMPORT_MODEL = harness.REPOSITORY_DIR / "tools" / "import-model"
 
 needs_cli = pytest.mark.skipif(not CLI, reason="no cutout command in this build (CUTOUT_TEST_CLI unset)")
 
 
 def wrapper_module(name):
-    """python_wrapper/NAME.py loaded by path on its own (ComfyUI's
-    folder_paths is the stand-in harness put on sys.path)."""
-    spec = importlib.util.spec_from_file_location(f"hostile_{name}",
-                                                  harness.REPOSITORY_DIR / "python_wrapper" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """python_wrapper.NAME, imported on its own: the binding's package
+    imports nothing of ComfyUI."""
+    return importlib.import_module(f"python_wrapper.{name}")
 
 
 def run_cli(model_dir, name, out_dir):
@@ -53,8 +49,9 @@ def run_cli(model_dir, name, out_dir):
 
 
 def run_import(path, dest):
-    return subprocess.run([sys.executable, str(IMPORT_MODEL), str(path), "--dir", str(dest), "--no-verify"],
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run([str(IMPORT_MODEL), str(path), "--dir", str(dest), "--no-verify"],
+                          capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, CUTOUT_PYTHON=sys.executable))
 
 
 def torch_runs_it(path, sentinel, forward):
@@ -137,11 +134,8 @@ def test_hostile_safetensors_are_refused_from_the_header(tmp_path, maker, needle
 
 
 def test_the_safetensors_reader_reads_each_byte_once(tmp_path):
-    sys.path.insert(0, str(harness.REPOSITORY_DIR / "tools"))
-    try:
-        from model_import import weights_files
-    finally:
-        sys.path.remove(str(harness.REPOSITORY_DIR / "tools"))
+    from python_wrapper.model_import import weights_files
+
     path = tmp_path / "good.safetensors"
     hostile_files.safetensors_file(str(path), {
         "a": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]},

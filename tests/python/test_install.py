@@ -1,5 +1,5 @@
 """python_wrapper/install.py: what it asks for before it builds, and how it
-builds against a torch wheel. The build itself runs in tools/test-torch2
+builds against a torch wheel. The build itself runs in tests/run-torch2
 (against a wheel-style torch folder) and in every ComfyUI install."""
 
 import importlib.util

@@ -2,7 +2,10 @@
 the library's embedded nodes.json, models found through folder_paths."""
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 import zipfile
 
 import pytest
@@ -21,10 +24,8 @@ def repository_spec():
     return json.loads((REPOSITORY_DIR / "nodes.json").read_text())
 
 
-@pytest.mark.parametrize("folder", [REPOSITORY_DIR, REPOSITORY_DIR / "python_wrapper"],
-                         ids=["repository-clone", "python_wrapper"])
-def test_folder_loads_like_a_custom_node(stub_library_path, folder):
-    package = harness.load_package(stub_library_path, folder=folder)
+def test_the_repository_loads_like_a_custom_node(stub_library_path):
+    package = harness.load_package(stub_library_path)
     spec_ids = [node["id"] for node in repository_spec()["nodes"]]
     assert set(package.NODE_CLASS_MAPPINGS) == set(package.NODE_DISPLAY_NAME_MAPPINGS)
     assert len(package.NODE_CLASS_MAPPINGS) == len(spec_ids)
@@ -32,6 +33,26 @@ def test_folder_loads_like_a_custom_node(stub_library_path, folder):
         assert node_id.startswith("Cutout"), node_id
         assert node_id not in CORE_NODE_IDS
         assert cls.__name__ == node_id
+
+
+def test_the_binding_imports_nothing_of_comfyui_and_loads_nothing(tmp_path):
+    # A clean interpreter, with the stand-ins importable: importing the
+    # package and its binding must neither import them nor load a library
+    # (CUTOUT_LIBRARY names a file that does not exist).
+    code = (
+        "import sys\n"
+        "import python_wrapper, python_wrapper.cutout_library, python_wrapper.files_library\n"
+        "import python_wrapper.dlpack_bridge, python_wrapper.model_import_tools\n"
+        "assert not hasattr(python_wrapper, 'NODE_CLASS_MAPPINGS')\n"
+        "comfy = sorted(n for n in sys.modules if n == 'folder_paths' or n.split('.')[0] == 'comfy')\n"
+        "assert not comfy, comfy\n"
+        "assert not python_wrapper.cutout_library._libraries, python_wrapper.cutout_library._libraries\n"
+        "print('inert')\n"
+    )
+    env = dict(os.environ, CUTOUT_LIBRARY=str(tmp_path / "missing.so"),
+               PYTHONPATH=os.pathsep.join([str(REPOSITORY_DIR), str(harness.TESTS_DIR / "comfy_standins")]))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert result.returncode == 0 and result.stdout.strip() == "inert", result.stderr
 
 
 def test_embedded_spec_is_the_repository_nodes_json(stub_package, stub_library_path):

@@ -1,0 +1,1 @@
+"""The Dask runner (cutout_dask), a host of libcutout_files."""
