@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-import quality_support as qs
+from . import quality_support as qs
 
 
 def _layer(cutout, background, height, width):
