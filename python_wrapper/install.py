@@ -182,11 +182,13 @@ def build(build_dir, jobs, build_type, torch_dir_override=None, fetch=True):
 
 
 def models_installed(library_path):
-    """The names of FETCHED_MODELS the built library finds: it is asked, so
-    that its own search rule decides."""
+    """The names of FETCHED_MODELS the built library finds, where it looks by
+    itself or in the repository's models/ (where tools/fetch-model writes,
+    and where the nodes look): it is asked, so that its own rules decide."""
     cutout_library = binding()
     try:
-        context = cutout_library.Context(cutout_library.load_library(library_path))
+        context = cutout_library.Context(cutout_library.load_library(library_path),
+                                         model_dirs=[str(REPOSITORY_DIR / "models")])
     except (cutout_library.CutoutError, cutout_library.CutoutLoadError) as error:
         sys.exit(f"install.py: the built library does not load: {error}")
     found = set(context.model_names())

@@ -154,6 +154,112 @@ static cutout_status composite(cutout_context *ctx, const cli_options *o,
     return status == CUTOUT_OK ? status : library_failed(status, err, err_cap);
 }
 
+/* Packs `count` images of one size into a count x H x W x C tensor over
+ * *packed (NULL for a single image, used in place). */
+static cutout_status pack_batch(const image_f32 *const *images, int64_t count, int64_t *shape,
+                                DLTensor *image, float **packed, char *err, size_t err_cap)
+{
+    const image_f32 *first = images[0];
+    int64_t h = first->height, w = first->width, c = first->channels;
+    size_t image_bytes, batch_bytes;
+    *packed = NULL;
+    if (!size_mul4(h, w, c, sizeof(float), &image_bytes) ||
+        !size_mul(image_bytes, (size_t)count, &batch_bytes))
+        return fail(CUTOUT_ERR_OUT_OF_MEMORY, err, err_cap,
+                    "image: %lld images of %lld x %lld do not fit in memory",
+                    (long long)count, (long long)h, (long long)w);
+    float *data = first->pixels;
+    if (count > 1) {
+        *packed = malloc(batch_bytes);
+        if (*packed == NULL)
+            return fail(CUTOUT_ERR_OUT_OF_MEMORY, err, err_cap,
+                        "out of memory packing %lld images of %lld x %lld", (long long)count,
+                        (long long)h, (long long)w);
+        for (int64_t i = 0; i < count; i++)
+            memcpy((char *)*packed + (size_t)i * image_bytes, images[i]->pixels, image_bytes);
+        data = *packed;
+    }
+    shape[0] = count;
+    shape[1] = h;
+    shape[2] = w;
+    shape[3] = c;
+    *image = cpu_tensor(data, 4, shape);
+    return CUTOUT_OK;
+}
+
+/* The node's inputs from the command's options: the basic node's, and with
+ * `advanced` the edge and video options too. */
+static void bind_inputs(const cli_options *o, bool advanced, DLTensor *image, input_set *in)
+{
+    in->n = 0;
+    add_input(in, "image", CUTOUT_VALUE_TENSOR)->tensor = image;
+    add_string(in, "model", o->model);
+    add_int(in, "batch_size", o->batch_size);
+    add_string(in, "precision", o->precision);
+    add_string(in, "quality", o->quality);
+    if (!advanced)
+        return;
+    add_int(in, "process_resolution", o->resolution);
+    add_string(in, "fit", o->fit);
+    add_input(in, "threshold", CUTOUT_VALUE_FLOAT)->f = o->threshold;
+    add_int(in, "mask_blur", o->blur);
+    add_int(in, "mask_grow", o->grow);
+    add_bool(in, "invert_mask", o->invert);
+    add_string(in, "foreground", o->fg_estimate ? "estimate" : "original");
+    add_string(in, "edge_refinement", o->refine);
+    add_bool(in, "crop_to_subject", o->crop);
+    add_int(in, "crop_padding", o->crop_padding);
+    add_input(in, "temporal", CUTOUT_VALUE_FLOAT)->f = o->temporal;
+    add_input(in, "skip_similar", CUTOUT_VALUE_FLOAT)->f = o->skip_similar;
+}
+
+/* Checks the node's IMAGE and MASK against the input's count x h x w
+ * (smaller only when cropped) and returns their height and width. */
+static cutout_status check_outputs(DLManagedTensor *const *outs, int64_t count, int64_t h,
+                                   int64_t w, bool cropped, int64_t *oh, int64_t *ow, char *err,
+                                   size_t err_cap)
+{
+    const DLTensor *t = &outs[0]->dl_tensor;
+    *oh = t->ndim == 4 ? t->shape[1] : 0;
+    *ow = t->ndim == 4 ? t->shape[2] : 0;
+    int64_t rgba_shape[4] = {count, *oh, *ow, 4};
+    if (*oh < 1 || *ow < 1 || *oh > h || *ow > w || (!cropped && (*oh != h || *ow != w)) ||
+        outs[1] == NULL || !output_is(t, 4, rgba_shape) ||
+        !output_is(&outs[1]->dl_tensor, 3, rgba_shape))
+        return fail(CUTOUT_ERR_INTERNAL, err, err_cap,
+                    "unexpected node outputs (expected CPU float32 IMAGE %lld x %lld x "
+                    "%lld x 4 and MASK %lld x %lld x %lld, at most that size when "
+                    "cropped)",
+                    (long long)count, (long long)h, (long long)w, (long long)count,
+                    (long long)h, (long long)w);
+    return CUTOUT_OK;
+}
+
+/* Converts the float pixels (channels 3 or 4; NULL without want_rgba) and
+ * the mask of every item to the 8-bit results. */
+static cutout_status to_results(const DLTensor *pixels, const DLTensor *mask, int64_t count,
+                                int64_t oh, int64_t ow, int channels, bool want_rgba,
+                                remove_background_result *results, char *err, size_t err_cap)
+{
+    size_t rgba_bytes = 0, mask_bytes = 0;
+    if (!size_mul4(oh, ow, channels, 1, &rgba_bytes) || !size_mul4(oh, ow, 1, 1, &mask_bytes))
+        return fail(CUTOUT_ERR_OUT_OF_MEMORY, err, err_cap, "result too large");
+    for (int64_t i = 0; i < count; i++) {
+        results[i].width = ow;
+        results[i].height = oh;
+        results[i].channels = channels;
+        results[i].rgba = want_rgba ? malloc(rgba_bytes) : NULL;
+        results[i].mask = malloc(mask_bytes);
+        if ((want_rgba && results[i].rgba == NULL) || results[i].mask == NULL)
+            return fail(CUTOUT_ERR_OUT_OF_MEMORY, err, err_cap,
+                        "out of memory converting the result");
+        if (want_rgba)
+            item_to_u8(pixels, i, results[i].rgba);
+        item_to_u8(mask, i, results[i].mask);
+    }
+    return CUTOUT_OK;
+}
+
 cutout_status remove_background_run(cutout_context *ctx, const cli_options *o,
                                     const image_f32 *background, const image_f32 *const *images,
                                     int64_t count, const cutout_run_params *run,
@@ -162,79 +268,26 @@ cutout_status remove_background_run(cutout_context *ctx, const cli_options *o,
 {
     for (int64_t i = 0; i < count; i++)
         memset(&results[i], 0, sizeof results[i]);
-    const image_f32 *first = images[0];
-    int64_t h = first->height, w = first->width, c = first->channels;
-    size_t image_bytes, batch_bytes;
-    if (!size_mul4(h, w, c, sizeof(float), &image_bytes) ||
-        !size_mul(image_bytes, (size_t)count, &batch_bytes))
-        return fail(CUTOUT_ERR_OUT_OF_MEMORY, err, err_cap,
-                    "image: %lld images of %lld x %lld do not fit in memory",
-                    (long long)count, (long long)h, (long long)w);
-
-    /* One image is used in place; a batch is packed into one buffer. */
-    float *data = first->pixels;
+    int64_t shape[4];
+    DLTensor image;
     float *packed = NULL;
-    if (count > 1) {
-        packed = malloc(batch_bytes);
-        if (packed == NULL)
-            return fail(CUTOUT_ERR_OUT_OF_MEMORY, err, err_cap,
-                        "out of memory packing %lld images of %lld x %lld", (long long)count,
-                        (long long)h, (long long)w);
-        for (int64_t i = 0; i < count; i++)
-            memcpy((char *)packed + (size_t)i * image_bytes, images[i]->pixels, image_bytes);
-        data = packed;
-    }
-    int64_t shape[4] = {count, h, w, c};
-    DLTensor image = cpu_tensor(data, 4, shape);
+    cutout_status status = pack_batch(images, count, shape, &image, &packed, err, err_cap);
+    if (status != CUTOUT_OK)
+        return status;
 
     const bool advanced = options_want_advanced(o);
     input_set in;
-    in.n = 0;
-    add_input(&in, "image", CUTOUT_VALUE_TENSOR)->tensor = &image;
-    add_string(&in, "model", o->model);
-    add_int(&in, "batch_size", o->batch_size);
-    add_string(&in, "precision", o->precision);
-    add_string(&in, "quality", o->quality);
-    if (advanced) {
-        add_int(&in, "process_resolution", o->resolution);
-        add_string(&in, "fit", o->fit);
-        add_input(&in, "threshold", CUTOUT_VALUE_FLOAT)->f = o->threshold;
-        add_int(&in, "mask_blur", o->blur);
-        add_int(&in, "mask_grow", o->grow);
-        add_bool(&in, "invert_mask", o->invert);
-        add_string(&in, "foreground", o->fg_estimate ? "estimate" : "original");
-        add_string(&in, "edge_refinement", o->refine);
-        add_bool(&in, "crop_to_subject", o->crop);
-        add_int(&in, "crop_padding", o->crop_padding);
-        add_input(&in, "temporal", CUTOUT_VALUE_FLOAT)->f = o->temporal;
-        add_input(&in, "skip_similar", CUTOUT_VALUE_FLOAT)->f = o->skip_similar;
-    }
-
+    bind_inputs(o, advanced, &image, &in);
     DLManagedTensor *outs[4] = {NULL, NULL, NULL, NULL}; /* IMAGE, MASK, BOX, composite */
-    cutout_status status =
-        cutout_node_run(ctx, advanced ? "CutoutRemoveBackgroundAdvanced" : "CutoutRemoveBackground",
-                        in.items, in.n, run, outs, advanced ? 3 : 2);
+    status = cutout_node_run(ctx, advanced ? "CutoutRemoveBackgroundAdvanced" : "CutoutRemoveBackground",
+                             in.items, in.n, run, outs, advanced ? 3 : 2);
     free(packed);
     int64_t oh = 0, ow = 0;
-    if (status != CUTOUT_OK) {
+    if (status != CUTOUT_OK)
         library_failed(status, err, err_cap);
-    } else {
-        /* A crop makes the outputs smaller than the input; nothing else
-         * changes their size. */
-        const DLTensor *t = &outs[0]->dl_tensor;
-        oh = t->ndim == 4 ? t->shape[1] : 0;
-        ow = t->ndim == 4 ? t->shape[2] : 0;
-        int64_t rgba_shape[4] = {count, oh, ow, 4};
-        if (oh < 1 || ow < 1 || oh > h || ow > w || (!o->crop && (oh != h || ow != w)) ||
-            outs[1] == NULL || !output_is(t, 4, rgba_shape) ||
-            !output_is(&outs[1]->dl_tensor, 3, rgba_shape))
-            status = fail(CUTOUT_ERR_INTERNAL, err, err_cap,
-                          "unexpected node outputs (expected CPU float32 IMAGE %lld x %lld x "
-                          "%lld x 4 and MASK %lld x %lld x %lld, at most that size when "
-                          "cropped)",
-                          (long long)count, (long long)h, (long long)w, (long long)count,
-                          (long long)h, (long long)w);
-    }
+    else
+        status = check_outputs(outs, count, shape[1], shape[2], o->crop, &oh, &ow, err, err_cap);
+
     const bool over_background = o->bg_color != NULL || background != NULL;
     const DLTensor *pixels = status == CUTOUT_OK ? &outs[0]->dl_tensor : NULL;
     if (status == CUTOUT_OK && want_rgba && over_background) {
@@ -247,26 +300,9 @@ cutout_status remove_background_run(cutout_context *ctx, const cli_options *o,
                           (long long)count, (long long)oh, (long long)ow);
         if (status == CUTOUT_OK) pixels = &outs[3]->dl_tensor;
     }
-    const int channels = over_background ? 3 : 4;
-    size_t rgba_bytes = 0, mask_bytes = 0;
-    if (status == CUTOUT_OK &&
-        (!size_mul4(oh, ow, channels, 1, &rgba_bytes) || !size_mul4(oh, ow, 1, 1, &mask_bytes)))
-        status = fail(CUTOUT_ERR_OUT_OF_MEMORY, err, err_cap, "result too large");
-    for (int64_t i = 0; status == CUTOUT_OK && i < count; i++) {
-        results[i].width = ow;
-        results[i].height = oh;
-        results[i].channels = channels;
-        results[i].rgba = want_rgba ? malloc(rgba_bytes) : NULL;
-        results[i].mask = malloc(mask_bytes);
-        if ((want_rgba && results[i].rgba == NULL) || results[i].mask == NULL) {
-            status = fail(CUTOUT_ERR_OUT_OF_MEMORY, err, err_cap,
-                          "out of memory converting the result");
-            break;
-        }
-        if (want_rgba)
-            item_to_u8(pixels, i, results[i].rgba);
-        item_to_u8(&outs[1]->dl_tensor, i, results[i].mask);
-    }
+    if (status == CUTOUT_OK)
+        status = to_results(pixels, &outs[1]->dl_tensor, count, oh, ow, over_background ? 3 : 4,
+                            want_rgba, results, err, err_cap);
     if (status != CUTOUT_OK)
         for (int64_t i = 0; i < count; i++)
             remove_background_result_free(&results[i]);
