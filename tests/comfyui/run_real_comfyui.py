@@ -47,7 +47,7 @@ def run(command, **kwargs):
 
 def make_venv(comfyui):
     ready = os.path.exists(PYTHON) and subprocess.run(
-        [PYTHON, "-c", "import torch, torchvision, aiohttp; assert torch.__version__.startswith('2.14.1')"],
+        [PYTHON, "-c", "import torch, torchvision, aiohttp, requests; assert torch.__version__.startswith('2.14.1')"],
         capture_output=True).returncode == 0
     if ready:
         return
@@ -59,13 +59,24 @@ def make_venv(comfyui):
         f.write("\n".join(TORCH) + "\n")
     run(pip + ["-r", os.path.join(comfyui, "requirements.txt"), "-c", constraints])
     run(pip + ["-r", os.path.join(ROOT, "requirements.txt"), "-c", constraints])
+    # ComfyUI's server imports requests without listing it (older transformers
+    # releases brought it along).
+    run(pip + ["requests"])
 
 
 def install_cutout(comfyui):
     """A copy of the repository's tracked and new files in custom_nodes/cutout,
     with the suite's models, then its install.py."""
     target = os.path.join(comfyui, "custom_nodes", "cutout")
+    # An earlier run's build folder is kept, so only what changed is rebuilt.
+    kept = os.path.join(comfyui, "custom_nodes", ".cutout-build")
+    shutil.rmtree(kept, ignore_errors=True)
+    if os.path.isdir(os.path.join(target, "build")):
+        os.rename(os.path.join(target, "build"), kept)
     shutil.rmtree(target, ignore_errors=True)
+    if os.path.isdir(kept):
+        os.makedirs(target)
+        os.rename(kept, os.path.join(target, "build"))
     listed = subprocess.run(["git", "-C", ROOT, "ls-files", "-co", "--exclude-standard"],
                             capture_output=True, text=True, check=True).stdout.split("\n")
     for relative in filter(None, listed):
