@@ -23,12 +23,13 @@ birefnet_swin.Dense runs, which is why Dense exists.
 import argparse
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
 import sys
 import time
+
+from tests.support.machine import cpu_model
 
 
 
@@ -109,17 +110,6 @@ def run_child(backbone, size, reps, threads, device):
     if done.returncode != 0:
         return None, done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
     return json.loads(done.stdout.strip().splitlines()[-1]), None
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main():

@@ -38,6 +38,8 @@ import time
 
 from PIL import Image
 
+from tests.support.machine import cpu_model
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 CLI = os.path.join(ROOT, "build", "cutout")
@@ -49,12 +51,7 @@ PLANNED_FILES = 50000
 
 def machine():
     """The CPU's model name, its cores and the memory, for the record."""
-    name = "unknown CPU"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
+    name = cpu_model()
     with open("/proc/meminfo") as f:
         kib = int(f.readline().split()[1])
     return f"{name}, {os.cpu_count()} cores, {kib / 2**20:.0f} GiB, {platform.platform()}"

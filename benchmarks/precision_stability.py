@@ -15,7 +15,6 @@ Usage: python3 -m benchmarks.precision_stability [--library build/libcutout.so]
 
 import argparse
 import os
-import sys
 
 import numpy as np
 import torch

@@ -20,7 +20,6 @@ Prints markdown tables, and the machine's CPU.
 
 import argparse
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -30,23 +29,13 @@ from PIL import Image
 
 from tests.support import edge_support as es
 from tests.support import temporal_support as ts
+from tests.support.machine import cpu_model
 
 ROOT = es.ROOT
 PHOTOS = os.path.join(ROOT, "tests", "data", "photos")
 PAIRS = (("rgba_bear_tuxpaint.png", "product_coffee.png"),
          ("rgba_lightbulb_tuxpaint.png", "transparent_water_drop_aqua.jpg"))
 STEP = (0.6, 0.25)
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def quality(context, frames_n, strengths):
@@ -144,7 +133,7 @@ def main():
         rss_child(a.library, a.models, a.rss_child)
         return 0
     skip = set(filter(None, a.skip.split(",")))
-    print(f"CPU: {cpu_name()}; torch threads {torch.get_num_threads()}")
+    print(f"CPU: {cpu_model()}; torch threads {torch.get_num_threads()}")
     context = es.open_context(a.library, [a.models])
     if "quality" not in skip:
         quality(context, a.frames, [float(s) for s in a.strengths.split(",")])

@@ -13,7 +13,6 @@ Environment (set by CMakeLists.txt):
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import unittest
 

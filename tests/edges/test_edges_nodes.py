@@ -10,7 +10,6 @@ Exit status 77 (skipped) when the model file is missing.
 import os
 import sys
 
-import numpy as np
 import torch
 
 from tests.support import edge_support as es

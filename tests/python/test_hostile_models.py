@@ -21,10 +21,8 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
-import torch
 
 import harness
 import hostile_files
