@@ -23,6 +23,10 @@ static std::string trimmed(const std::string &s) {
 
 std::string first_line(const char *text) {
     std::string s = text != nullptr ? text : "";
+    // Some messages start with a newline (TorchScript's "Unknown builtin
+    // op"): the first line that says something is the one.
+    size_t start = s.find_first_not_of(" \t\r\n");
+    s = start == std::string::npos ? std::string() : s.substr(start);
     // The TorchScript interpreter puts a script traceback first and the
     // actual error ("RuntimeError: ...") on the last line.
     if (s.rfind("The following operation failed in the TorchScript interpreter", 0) == 0) {

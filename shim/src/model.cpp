@@ -4,6 +4,8 @@
 // (graph_prepare).
 #include "model.hpp"
 
+#include <torch/version.h>
+
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -15,6 +17,32 @@
 #include "model_safety.hpp"
 #include "precision.hpp"
 #include "tensor_bridge.hpp"
+
+namespace cutout_shim {
+namespace {
+
+// torch::jit::load, with a hint where the file calls an op this libtorch
+// does not have: the usual cause is a file written by a newer torch (torch
+// 2.x scripts ops into F.interpolate that libtorch 1.13 lacks).
+torch::jit::Module load_or_explain(const std::string &file, c10::Device device,
+                                   torch::jit::ExtraFilesMap &extra) {
+    try {
+        return torch::jit::load(file, device, extra);
+    } catch (const std::bad_alloc &) {
+        throw;
+    } catch (const std::exception &e) {
+        // TorchScript's compiler reports it as an ErrorReport, not a c10::Error.
+        std::string line = first_line(e.what());
+        if (line.rfind("Unknown builtin op", 0) != 0) throw;
+        fail(CUTOUT_SHIM_ERR_MODEL_INVALID,
+             "model " + in_quotes(file) + ": not a loadable TorchScript file: " + line +
+                 " (it was probably saved by a newer torch than this libtorch " + TORCH_VERSION +
+                 ": convert it again with the torch cutout is built against)");
+    }
+}
+
+}  // namespace
+}  // namespace cutout_shim
 
 using namespace cutout_shim;
 
@@ -55,7 +83,7 @@ extern "C" cutout_shim_status cutout_shim_model_load(const char *path, DLDevice 
         model->module = translate_errors(
             CUTOUT_SHIM_ERR_MODEL_INVALID,
             "model " + in_quotes(file) + ": not a loadable TorchScript file: ",
-            [&] { return torch::jit::load(file, dev, extra); });
+            [&] { return load_or_explain(file, dev, extra); });
         check_graphs(model->module, file);
         model->info = parse_metadata(file, extra[kMetaFile]);
         if (!model->module.find_method("forward"))

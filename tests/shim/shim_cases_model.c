@@ -157,6 +157,12 @@ int case_bad_files(void) {
     expect_load_failure(truncated, CUTOUT_SHIM_ERR_MODEL_INVALID, "not a loadable TorchScript");
     expect_load_failure(model_path("zip_not_a_model.pt"), CUTOUT_SHIM_ERR_MODEL_INVALID,
                         "not a loadable TorchScript");
+    /* An op this libtorch lacks (a file from a newer torch): one line naming
+     * the op, with the likely cause and the cure. */
+    expect_load_failure(model_path("tiny_newer_torch.pt"), CUTOUT_SHIM_ERR_MODEL_INVALID,
+                        "Unknown builtin op: aten::_sigmoid_of_a_newer_torch");
+    expect_load_failure(model_path("tiny_newer_torch.pt"), CUTOUT_SHIM_ERR_MODEL_INVALID,
+                        "saved by a newer torch than this libtorch");
     expect_load_failure(model_path("tiny_no_meta.pt"), CUTOUT_SHIM_ERR_MODEL_INVALID,
                         "no metadata (expected an extra file cutout_meta.json");
     expect_load_failure(model_path("tiny_meta_not_json.pt"), CUTOUT_SHIM_ERR_MODEL_INVALID,

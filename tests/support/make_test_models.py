@@ -9,6 +9,8 @@ SET is one of:
                input 64 x 64), and variants that return the wrong rank, NaN,
                a tuple, ..., or carry bad metadata; besides the models:
                  zip_not_a_model.pt        a zip archive that holds no TorchScript
+                 tiny_newer_torch.pt       tiny_valid.pt calling an op no torch has,
+                                           as a newer torch's file looks to an older one
                  expected_photo_alpha.f32  the valid model's matte for PHOTO_PNG
                                            (H*W float32, little endian), computed
                                            the way the shim must
@@ -224,10 +226,25 @@ def reference_alpha(module: torch.nn.Module, rgb: np.ndarray) -> np.ndarray:
     return y[0, 0].numpy().astype("<f4")
 
 
+def write_newer_torch_model(source: str, target: str) -> None:
+    """`source` with its code calling an op no torch has, as a file saved by
+    a newer torch looks to an older libtorch (torch 2.13 scripts
+    aten::_upsample_lanczos2d_aa into F.interpolate; libtorch 1.13 has no such
+    op)."""
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new:
+        for item in old.infolist():
+            data = old.read(item.filename)
+            if item.filename.endswith(".py") and b"torch.sigmoid(" in data:
+                data = data.replace(b"torch.sigmoid(", b"torch._sigmoid_of_a_newer_torch(")
+            new.writestr(item, data)
+
+
 def write_shim(out_dir: str, photo: str) -> None:
     torch.manual_seed(0)
     for name, (module_class, meta) in SHIM_MODELS.items():
         save_scripted(os.path.join(out_dir, name), module_class(), meta)
+
+    write_newer_torch_model(os.path.join(out_dir, "tiny_valid.pt"), os.path.join(out_dir, "tiny_newer_torch.pt"))
 
     with zipfile.ZipFile(os.path.join(out_dir, "zip_not_a_model.pt"), "w") as archive:
         archive.writestr("archive/readme.txt", "a zip archive, but not a TorchScript model\n")
