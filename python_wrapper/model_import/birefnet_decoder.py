@@ -13,7 +13,6 @@ several threads, and wrong shapes raise RuntimeError.
 from typing import List
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .birefnet_deform import DeformableConv2d
@@ -25,8 +24,11 @@ GRADIENT_WIDTH = 16  # the gradient-attention heads' _N
 
 def resize(x: Tensor, size: List[int]) -> Tensor:
     """Bilinear with align_corners=True, as every resize in BiRefNet. A new
-    tensor; pure, any thread; RuntimeError for a bad size."""
-    return F.interpolate(x, size=size, mode="bilinear", align_corners=True)
+    tensor; pure, any thread; RuntimeError for a bad size. aten's op is
+    called directly, as F.interpolate does: a scripted F.interpolate carries
+    every mode of the torch that scripted it, which an older libtorch may
+    not have."""
+    return torch._C._nn.upsample_bilinear2d(x, size, True, None)
 
 
 class AsppBranch(nn.Module):

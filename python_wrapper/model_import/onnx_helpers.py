@@ -488,15 +488,17 @@ def resize(x: Tensor, sizes: List[int], scales: List[float], roi: List[float], m
 
 
 def resize_bilinear(x: Tensor, sizes: List[int], scales: List[float], coord: str) -> Tensor:
-    """ONNX linear Resize; through F.interpolate when only H and W of an
-    N x C x H x W tensor change and torch's coordinates are the same."""
+    """ONNX linear Resize; through aten's bilinear upsample (what
+    F.interpolate calls) when only H and W of an N x C x H x W tensor change
+    and torch's coordinates are the same. The op is called directly: a
+    scripted F.interpolate carries every mode of the torch that scripted it,
+    and an older libtorch cannot load the modes it lacks."""
     out, factors = resize_sizes(x, sizes, scales)
     if x.dim() == 4 and out[0] == x.size(0) and out[1] == x.size(1) and (
             coord == "half_pixel" or coord == "align_corners"
             or (coord == "pytorch_half_pixel" and out[2] > 1 and out[3] > 1)):
         if len(sizes) > 0:
-            return F.interpolate(x, size=[out[2], out[3]], mode="bilinear",
-                                 align_corners=coord == "align_corners")
-        return F.interpolate(x, scale_factor=[factors[2], factors[3]], mode="bilinear",
-                             align_corners=coord == "align_corners", recompute_scale_factor=False)
+            return torch._C._nn.upsample_bilinear2d(x, [out[2], out[3]], coord == "align_corners", None)
+        return torch._C._nn.upsample_bilinear2d(x, None, coord == "align_corners",
+                                                [factors[2], factors[3]])
     return resize(x, sizes, scales, [0.0], "linear", coord, "floor", -0.75, False, 0.0)

@@ -1,6 +1,8 @@
 """Translations of ONNX Resize and Upsample, every mode.
 
-Linear resizing of H and W goes through F.interpolate where its coordinates
+Linear resizing of H and W goes through aten's bilinear upsample (what
+F.interpolate calls, called directly so that the scripted module carries no
+other interpolation modes of the torch that made it) where its coordinates
 are ONNX's (half_pixel, pytorch_half_pixel, align_corners); every other
 mode, coordinate transformation and rounding runs through onnx_helpers'
 separable resize.
@@ -122,8 +124,7 @@ def op_resize(e, node):
         else:
             hw = f"{e.input_var}.size(2), {e.input_var}.size(3)"
         if mode == "linear" and coord in TORCH_COORDINATES:
-            e.set(node, f"F.interpolate({x}, size=[{hw}], mode='bilinear', "
-                        f"align_corners={coord == 'align_corners'})")
+            e.set(node, f"torch._C._nn.upsample_bilinear2d({x}, [{hw}], {coord == 'align_corners'}, None)")
         else:
             general(e, node, x, f"[{x}.size(0), {x}.size(1), {hw}]", empty("float"), mode, coord, nearest)
         return
@@ -142,8 +143,8 @@ def op_resize(e, node):
     if mode == "linear" and coord in TORCH_COORDINATES:
         if (known_scales and len(known_scales) == 4 and known_scales[:2] == [1.0, 1.0]
                 and coord != "pytorch_half_pixel"):
-            e.set(node, f"F.interpolate({x}, scale_factor={known_scales[2:]}, mode='bilinear', "
-                        f"align_corners={coord == 'align_corners'}, recompute_scale_factor=False)")
+            e.set(node, f"torch._C._nn.upsample_bilinear2d({x}, None, {coord == 'align_corners'}, "
+                        f"{known_scales[2:]})")
         else:
             e.set(node, f"resize_bilinear({x}, {sizes}, {scales}, '{coord}')")
         return
