@@ -77,10 +77,10 @@ static int refuse_options(const cli_options *o, char *err, size_t err_cap)
         return fail(CUTOUT_FILES_USAGE, err, err_cap,
                     "%s: given to the session by its caller, not as an option",
                     o->threads != 0 ? "--threads" : "--overwrite");
-    if (o->batch_size != 1)
+    if (options_int(o, "batch_size") != 1)
         return fail(CUTOUT_FILES_USAGE, err, err_cap,
                     "--batch-size: a session runs one image per pass, expected 1, got %lld",
-                    (long long)o->batch_size);
+                    (long long)options_int(o, "batch_size"));
     if (o->quiet)
         return fail(CUTOUT_FILES_USAGE, err, err_cap, "--quiet: a session prints nothing");
     if (o->list_models || o->version || o->help)
@@ -145,7 +145,7 @@ int cutout_files_open(int argc, const char *const *argv, int32_t threads, bool o
     }
     char model_path[4096];
     if (status == CUTOUT_FILES_OK &&
-        cutout_context_model_path(f->ctx, f->opts.model, model_path, sizeof model_path) !=
+        cutout_context_model_path(f->ctx, options_string(&f->opts, "model"), model_path, sizeof model_path) !=
             CUTOUT_OK)
         status = fail(CUTOUT_FILES_MODEL_UNUSABLE, err, err_cap, "%s", cutout_last_error());
     if (status == CUTOUT_FILES_OK && !output_dir_prepare(f->opts.output_dir, why, sizeof why))

@@ -258,7 +258,7 @@ static bool same_size(const image_f32 *a, const image_f32 *b)
  * memory runs out for the group arrays. */
 static bool process_all(run_state *r)
 {
-    size_t cap = (size_t)r->opts->batch_size;
+    size_t cap = (size_t)options_int(r->opts, "batch_size");
     image_f32 *images = calloc(cap, sizeof *images);
     size_t *index = calloc(cap, sizeof *index);
     const image_f32 **views = calloc(cap, sizeof *views);
@@ -350,7 +350,7 @@ static bool add_listed_input(const char *path, void *user)
 static void print_precision(cutout_context *ctx, const cli_options *o)
 {
     char chosen[16], reason[256];
-    if (cutout_context_model_precision(ctx, o->model, o->precision, chosen, sizeof chosen, reason,
+    if (cutout_context_model_precision(ctx, options_string(o, "model"), options_string(o, "precision"), chosen, sizeof chosen, reason,
                                        sizeof reason) != CUTOUT_OK)
         return;
     if (reason[0] != '\0')
@@ -365,7 +365,7 @@ static int run_images(run_state *r)
     char err[MESSAGE_CAP];
     char model_path[4096];
 
-    if (cutout_context_model_path(r->ctx, o->model, model_path, sizeof model_path) !=
+    if (cutout_context_model_path(r->ctx, options_string(o, "model"), model_path, sizeof model_path) !=
         CUTOUT_OK) {
         fprintf(stderr, "cutout: %s\n", cutout_last_error());
         return EXIT_FAILED;
@@ -390,7 +390,7 @@ static int run_images(run_state *r)
         return EXIT_FAILED;
     }
     /* Frames go in name order, and each call's first follows the last one's. */
-    if (o->temporal > 0.0 || o->skip_similar > 0.0) {
+    if (options_float(o, "temporal") > 0.0 || options_float(o, "skip_similar") > 0.0) {
         input_list_sort_by_path(&r->inputs);
         if (cutout_temporal_create(&r->frames) != CUTOUT_OK) {
             fprintf(stderr, "cutout: %s\n", cutout_last_error());
@@ -413,8 +413,8 @@ static int run_images(run_state *r)
     }
     int64_t skipped = r->total - r->done - r->failed;
     if (r->model_unusable)
-        fprintf(stderr, "cutout: model '%s' cannot be used; %lld image%s skipped\n", o->model,
-                (long long)skipped, skipped == 1 ? "" : "s");
+        fprintf(stderr, "cutout: model '%s' cannot be used; %lld image%s skipped\n",
+                options_string(o, "model"), (long long)skipped, skipped == 1 ? "" : "s");
     if (!o->quiet)
         fprintf(stderr, "%lld image%s: %lld done, %lld failed%s, %.1f s\n", (long long)r->total,
                 r->total == 1 ? "" : "s", (long long)r->done, (long long)(r->failed + skipped),

@@ -8,22 +8,65 @@
 
 static cJSON *g_spec;
 
-static const cJSON *input_of(const char *node, const char *input)
+/* The "inputs" array of `node`, or NULL. */
+static const cJSON *inputs_of(const char *node)
 {
     if (!g_spec) g_spec = cJSON_Parse(cutout_nodes_json());
     const cJSON *n;
     cJSON_ArrayForEach(n, cJSON_GetObjectItemCaseSensitive(g_spec, "nodes"))
     {
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(n, "id");
-        if (!cJSON_IsString(id) || strcmp(id->valuestring, node) != 0) continue;
-        const cJSON *in;
-        cJSON_ArrayForEach(in, cJSON_GetObjectItemCaseSensitive(n, "inputs"))
-        {
-            const cJSON *name = cJSON_GetObjectItemCaseSensitive(in, "name");
-            if (cJSON_IsString(name) && strcmp(name->valuestring, input) == 0) return in;
-        }
+        if (cJSON_IsString(id) && strcmp(id->valuestring, node) == 0)
+            return cJSON_GetObjectItemCaseSensitive(n, "inputs");
     }
     return NULL;
+}
+
+static const cJSON *input_of(const char *node, const char *input)
+{
+    const cJSON *in;
+    cJSON_ArrayForEach(in, inputs_of(node))
+    {
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(in, "name");
+        if (cJSON_IsString(name) && strcmp(name->valuestring, input) == 0) return in;
+    }
+    return NULL;
+}
+
+static const char *string_of(const cJSON *obj, const char *key)
+{
+    const cJSON *v = obj ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+int node_spec_input_count(const char *node)
+{
+    return cJSON_GetArraySize(inputs_of(node));
+}
+
+bool node_spec_input_at(const char *node, int index, const char **name, const char **type)
+{
+    const cJSON *in = cJSON_GetArrayItem(inputs_of(node), index);
+    *name = string_of(in, "name");
+    *type = string_of(in, "type");
+    return *name != NULL && *type != NULL;
+}
+
+bool node_spec_has(const char *node, const char *input)
+{
+    return input_of(node, input) != NULL;
+}
+
+bool node_spec_default_bool(const char *node, const char *input)
+{
+    const cJSON *in = input_of(node, input);
+    return cJSON_IsTrue(in ? cJSON_GetObjectItemCaseSensitive(in, "default") : NULL);
+}
+
+const char *node_spec_tooltip(const char *node, const char *input)
+{
+    const char *tip = string_of(input_of(node, input), "tooltip");
+    return tip != NULL ? tip : "";
 }
 
 static double number_or(const cJSON *obj, const char *key, double fallback)

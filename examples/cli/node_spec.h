@@ -35,4 +35,20 @@ const char *node_spec_default_string(const char *node, const char *input, const 
  * NUL-terminated); "" when the spec has none. Returns buf. */
 const char *node_spec_choices(const char *node, const char *input, char *buf, size_t cap);
 
+/* The number of inputs of `node` (0 when the spec has no such node). */
+int node_spec_input_count(const char *node);
+
+/* The name and type ("INT", "COMBO", ...) of input `index` of `node`, both
+ * owned by the parsed spec; false when there is no such input. */
+bool node_spec_input_at(const char *node, int index, const char **name, const char **type);
+
+/* Whether `node` has an input named `input`. */
+bool node_spec_has(const char *node, const char *input);
+
+/* The default of BOOLEAN `input` (false when the spec gives none). */
+bool node_spec_default_bool(const char *node, const char *input);
+
+/* The tooltip of `input` (owned by the parsed spec; "" when it has none). */
+const char *node_spec_tooltip(const char *node, const char *input);
+
 #endif /* CUTOUT_CLI_NODE_SPEC_H */

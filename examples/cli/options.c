@@ -1,5 +1,7 @@
 /*
- * options.c - a small, explicit argument parser for the cutout command.
+ * options.c - the cutout command's arguments: its own options, listed
+ * here, and the node inputs it can set, whose flags, types, ranges and
+ * choices come from nodes.json (a new node input needs no change here).
  */
 #include "options.h"
 #include "message.h"
@@ -14,100 +16,131 @@
 
 #define BASIC "CutoutRemoveBackground"
 #define ADVANCED "CutoutRemoveBackgroundAdvanced"
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
 
-/* "lo..hi" of an INT input, with " in steps of N" when the step is not 1. */
-static const char *int_range_text(const char *node, const char *input, char *buf, size_t cap)
+typedef enum command_id {
+    CMD_OUTPUT,
+    CMD_THREADS,
+    CMD_MASK,
+    CMD_MASK_ONLY,
+    CMD_OVERWRITE,
+    CMD_QUIET,
+    CMD_FILES_FROM,
+    CMD_SHARD,
+    CMD_BG_COLOR,
+    CMD_BG_IMAGE,
+    CMD_LIST_MODELS,
+    CMD_VERSION,
+    CMD_HELP
+} command_id;
+
+/* An option of the command itself (not a node input). */
+typedef struct command_option {
+    const char *long_name; /* without "--" */
+    char short_name;       /* 0: none */
+    const char *metavar;   /* NULL: takes no value */
+    command_id id;
+    const char *help;
+} command_option;
+
+static const command_option COMMAND_OPTIONS[] = {
+    {"output", 'o', "DIR", CMD_OUTPUT,
+     "output directory (default: the current directory; created if missing)"},
+    {"mask", 0, NULL, CMD_MASK, "also write <stem>_mask.png (8-bit gray alpha)"},
+    {"mask-only", 0, NULL, CMD_MASK_ONLY, "write only the mask, as <stem>.png"},
+    {"overwrite", 0, NULL, CMD_OVERWRITE, "replace output files that already exist"},
+    {"files-from", 0, "F", CMD_FILES_FROM,
+     "also read inputs from file F, one path per line ('-': standard input)"},
+    {"shard", 0, "I/N", CMD_SHARD,
+     "process only the inputs at positions I, I+N, I+2N, ... of the whole list "
+     "(0 <= I < N): job I of N"},
+    {"threads", 't', "N", CMD_THREADS,
+     "CPU threads, 0.." STRINGIFY(CLI_THREADS_MAX) " (default: 0 = all cores)"},
+    {"quiet", 'q', NULL, CMD_QUIET, "no progress bar and no summary (errors still print)"},
+    {"bg-color", 0, "HEX", CMD_BG_COLOR, "put the cutout on a colour '#RRGGBB' (writes RGB)"},
+    {"bg-image", 0, "FILE", CMD_BG_IMAGE,
+     "put the cutout on an image, resized to cover (writes RGB)"},
+    {"list-models", 0, NULL, CMD_LIST_MODELS, "list the installed models and exit"},
+    {"version", 0, NULL, CMD_VERSION,
+     "print the library, ABI and libtorch versions and exit"},
+    {"help", 'h', NULL, CMD_HELP, "print this help and exit"},
+};
+#define NUM_COMMAND_OPTIONS (sizeof COMMAND_OPTIONS / sizeof COMMAND_OPTIONS[0])
+
+/* The command's own names for node inputs: short letters, and the shorter
+ * flags it had before its flags were derived from nodes.json. A `value`
+ * makes the flag a switch that sets a COMBO to it; `optional` names an INT
+ * input that the flag's optional number sets (--crop [PAD]). */
+typedef struct alias {
+    const char *flag; /* without "--" */
+    char short_name;  /* 0: none */
+    const char *input;
+    const char *value;
+    const char *optional;
+} alias;
+
+static const alias ALIASES[] = {
+    {"model", 'm', "model", NULL, NULL},
+    {"batch-size", 'b', "batch_size", NULL, NULL},
+    {"resolution", 0, "process_resolution", NULL, NULL},
+    {"blur", 0, "mask_blur", NULL, NULL},
+    {"grow", 0, "mask_grow", NULL, NULL},
+    {"invert", 0, "invert_mask", NULL, NULL},
+    {"refine", 0, "edge_refinement", NULL, NULL},
+    {"fg-estimate", 0, "foreground", "estimate", NULL},
+    {"crop", 0, "crop_to_subject", NULL, "crop_padding"},
+};
+#define NUM_ALIASES (sizeof ALIASES / sizeof ALIASES[0])
+
+/* Node inputs the command sets itself: the output layout follows from
+ * --mask-only and the --bg-* options. */
+static bool fixed_by_command(const char *input)
 {
-    spec_range r = {0, 0, 1, 0};
-    node_spec_range(node, input, &r);
-    int n = snprintf(buf, cap, "%.0f..%.0f", r.min, r.max);
-    if (r.step > 1 && n > 0 && (size_t)n < cap)
-        snprintf(buf + n, cap - (size_t)n, " in steps of %.0f", r.step);
-    return buf;
+    return strcmp(input, "output") == 0;
 }
 
-/* The default of number input `input` of `node` in nodes.json. */
-static double spec_default(const char *node, const char *input)
+/* Whether the command can set an input of this nodes.json type. */
+static bool settable_type(const char *type)
 {
-    spec_range r = {0, 0, 0, 0};
-    node_spec_range(node, input, &r);
-    return r.def;
+    return strcmp(type, "INT") == 0 || strcmp(type, "FLOAT") == 0 ||
+           strcmp(type, "BOOLEAN") == 0 || strcmp(type, "COMBO") == 0 ||
+           strcmp(type, "STRING") == 0;
 }
 
-void options_print_usage(FILE *to)
+/* A node input named on the command line: the input, and the alias it was
+ * named by (NULL for the derived flag). */
+typedef struct node_flag {
+    const char *input; /* owned by the parsed spec */
+    const char *type;
+    const alias *alias;
+} node_flag;
+
+/* The node input a long flag names: an alias, or the flag with '_' for
+ * '-' when the Advanced node has a settable input of that name. */
+static bool find_node_flag(const char *name, size_t len, node_flag *out)
 {
-    char batch[64], resolution[64], blur[64], grow[64];
-    char precisions[128], qualities[128], fits[128], refines[128];
-    spec_range threshold = {0, 1, 0, 0}, temporal = {0, 0, 0, 0}, skip = {0, 0, 0, 0};
-    node_spec_range(ADVANCED, "threshold", &threshold);
-    node_spec_range(ADVANCED, "temporal", &temporal);
-    node_spec_range(ADVANCED, "skip_similar", &skip);
-    fprintf(to,
-            "usage: cutout [options] INPUT...\n"
-            "Removes the background of PNG and JPEG images. INPUT is a file or a directory\n"
-            "(its PNG and JPEG files, sorted by name, not recursive). For each image,\n"
-            "<stem>.png (RGBA) is written to the output directory.\n"
-            "\n"
-            "options:\n"
-            "  -o, --output DIR     output directory (default: the current directory;\n"
-            "                       created if missing)\n"
-            "  -m, --model NAME     model to use (default: isnet); see --list-models\n"
-            "      --mask           also write <stem>_mask.png (8-bit gray alpha)\n"
-            "      --mask-only      write only the mask, as <stem>.png\n"
-            "      --overwrite      replace output files that already exist\n"
-            "      --files-from F   also read inputs from file F, one path per line\n"
-            "                       ('-': standard input)\n"
-            "      --shard I/N      process only the inputs at positions I, I+N, I+2N, ...\n"
-            "                       of the whole list (0 <= I < N): job I of N\n"
-            "  -b, --batch-size N   images per forward pass, %s (default: %.0f)\n"
-            "  -t, --threads N      CPU threads, 0..%d (default: 0 = all cores)\n"
-            "  -q, --quiet          no progress bar and no summary (errors still print)\n"
-            "      --precision P    %s (default: %s)\n"
-            "      --quality Q      %s (default: %s); best also runs the\n"
-            "                       mirror image in a second fit and averages (twice the time)\n"
-            "edges:\n"
-            "      --resolution N   model input side, %s\n"
-            "                       (default 0: the model's native size)\n"
-            "      --fit F          %s\n"
-            "                       (default auto: the model's own fit, else balanced, which\n"
-            "                       keeps the square root of the aspect ratio; letterbox\n"
-            "                       keeps the aspect ratio)\n"
-            "      --threshold T    %g..%g; above 0 the matte becomes a hard 0/1 cut\n"
-            "      --blur PX        Gaussian blur of the matte, %s px\n"
-            "      --grow PX        grow (> 0) or shrink (< 0) the matte, %s px\n"
-            "      --invert         keep the background instead of the subject\n"
-            "      --fg-estimate    estimate the foreground colour of soft edges (no\n"
-            "                       background colour bleeding into hair)\n"
-            "      --refine R       %s (default: %s; guided: a guided filter)\n"
-            "      --crop [PAD]     crop to the subject, with PAD pixels around (default 0)\n"
-            "video (the inputs are frames, taken in name order):\n"
-            "      --temporal S     %g..%g: smooth each matte with the previous frame's\n"
-            "                       where nothing moves (0: frames on their own)\n"
-            "      --skip-similar D %g..%g: reuse the last matte for a frame whose mean\n"
-            "                       luminance differs less than D (0: always run the model)\n"
-            "      --bg-color HEX   put the cutout on a colour '#RRGGBB' (writes RGB)\n"
-            "      --bg-image FILE  put the cutout on an image, resized to cover (RGB)\n"
-            "      --list-models    list the installed models and exit\n"
-            "      --version        print the library, ABI and libtorch versions and exit\n"
-            "  -h, --help           print this help and exit\n"
-            "\n"
-            "Ranges and choices are those of the library's nodes.json.\n"
-            "Models (<name>.pt) are searched in $CUTOUT_MODEL_PATH (':'-separated), then\n"
-            "in models/ beside the library, ../models and ../share/cutout/models.\n"
-            "Exit status: 0 all done, 1 an image failed, 2 bad usage, 130 interrupted.\n",
-            int_range_text(BASIC, "batch_size", batch, sizeof batch),
-            spec_default(BASIC, "batch_size"), CLI_THREADS_MAX,
-            node_spec_choices(BASIC, "precision", precisions, sizeof precisions),
-            node_spec_default_string(BASIC, "precision", ""),
-            node_spec_choices(BASIC, "quality", qualities, sizeof qualities),
-            node_spec_default_string(BASIC, "quality", ""),
-            int_range_text(ADVANCED, "process_resolution", resolution, sizeof resolution),
-            node_spec_choices(ADVANCED, "fit", fits, sizeof fits), threshold.min, threshold.max,
-            int_range_text(ADVANCED, "mask_blur", blur, sizeof blur),
-            int_range_text(ADVANCED, "mask_grow", grow, sizeof grow),
-            node_spec_choices(ADVANCED, "edge_refinement", refines, sizeof refines),
-            node_spec_default_string(ADVANCED, "edge_refinement", ""), temporal.min, temporal.max,
-            skip.min, skip.max);
+    memset(out, 0, sizeof *out);
+    for (size_t k = 0; k < NUM_ALIASES; k++)
+        if (strlen(ALIASES[k].flag) == len && strncmp(ALIASES[k].flag, name, len) == 0)
+            out->alias = &ALIASES[k];
+    const int n = node_spec_input_count(ADVANCED);
+    for (int k = 0; k < n; k++) {
+        const char *input, *type;
+        if (!node_spec_input_at(ADVANCED, k, &input, &type) || !settable_type(type) ||
+            fixed_by_command(input))
+            continue;
+        bool match = out->alias != NULL ? strcmp(out->alias->input, input) == 0
+                                        : strlen(input) == len;
+        for (size_t c = 0; match && out->alias == NULL && c < len; c++)
+            match = input[c] == (name[c] == '-' ? '_' : name[c]);
+        if (match) {
+            out->input = input;
+            out->type = type;
+            return true;
+        }
+    }
+    return false;
 }
 
 /* A whole decimal integer in [lo, hi]. */
@@ -125,12 +158,12 @@ static bool parse_int(const char *name, const char *text, int64_t lo, int64_t hi
 }
 
 /* A whole decimal integer within the range and step nodes.json gives
- * `input` of `node`. */
-static bool parse_spec_int(const char *name, const char *text, const char *node,
-                           const char *input, int64_t *out, char *err, size_t err_cap)
+ * `input`. */
+static bool parse_spec_int(const char *name, const char *text, const char *input, int64_t *out,
+                           char *err, size_t err_cap)
 {
     spec_range r;
-    if (!node_spec_range(node, input, &r))
+    if (!node_spec_range(ADVANCED, input, &r))
         return fail(err, err_cap, "%s: the library's nodes.json has no %s input", name, input);
     char *end = NULL;
     errno = 0;
@@ -146,12 +179,12 @@ static bool parse_spec_int(const char *name, const char *text, const char *node,
     return true;
 }
 
-/* A number within the range nodes.json gives `input` of `node`. */
-static bool parse_spec_float(const char *name, const char *text, const char *node,
-                             const char *input, double *out, char *err, size_t err_cap)
+/* A number within the range nodes.json gives `input`. */
+static bool parse_spec_float(const char *name, const char *text, const char *input, double *out,
+                             char *err, size_t err_cap)
 {
     spec_range r = {0, 0, 0, 0};
-    if (!node_spec_range(node, input, &r))
+    if (!node_spec_range(ADVANCED, input, &r))
         return fail(err, err_cap, "%s: the library's nodes.json has no %s input", name, input);
     char *end = NULL;
     errno = 0;
@@ -163,88 +196,46 @@ static bool parse_spec_float(const char *name, const char *text, const char *nod
     return true;
 }
 
-/* `value` when it is one of COMBO `input`'s options in nodes.json. */
-static bool parse_spec_choice(const char *name, const char *value, const char *node,
-                              const char *input, const char **out, char *err, size_t err_cap)
+/* The slot of `input` in o->settings: its earlier one, or a new one. */
+static cli_setting *setting_slot(cli_options *o, const char *input, cutout_value_kind kind)
 {
-    char list[256];
-    if (node_spec_choice(node, input, value)) {
-        *out = value;
-        return true;
-    }
-    return fail(err, err_cap, "%s: expected %s, got '%s'", name,
-                node_spec_choices(node, input, list, sizeof list), value);
+    for (int k = 0; k < o->num_settings; k++)
+        if (strcmp(o->settings[k].input, input) == 0) return &o->settings[k];
+    if (o->num_settings == CLI_MAX_SETTINGS) return NULL;
+    cli_setting *s = &o->settings[o->num_settings++];
+    memset(s, 0, sizeof *s);
+    s->input = input;
+    s->kind = kind;
+    s->advanced_only = !node_spec_has(BASIC, input);
+    return s;
 }
 
-typedef enum option_id {
-    OPT_OUTPUT,
-    OPT_MODEL,
-    OPT_BATCH_SIZE,
-    OPT_THREADS,
-    OPT_MASK,
-    OPT_MASK_ONLY,
-    OPT_OVERWRITE,
-    OPT_QUIET,
-    OPT_FILES_FROM,
-    OPT_SHARD,
-    OPT_PRECISION,
-    OPT_QUALITY,
-    OPT_RESOLUTION,
-    OPT_FIT,
-    OPT_THRESHOLD,
-    OPT_BLUR,
-    OPT_GROW,
-    OPT_INVERT,
-    OPT_FG_ESTIMATE,
-    OPT_REFINE,
-    OPT_BG_COLOR,
-    OPT_BG_IMAGE,
-    OPT_CROP,
-    OPT_TEMPORAL,
-    OPT_SKIP_SIMILAR,
-    OPT_LIST_MODELS,
-    OPT_VERSION,
-    OPT_HELP
-} option_id;
-
-typedef struct option_spec {
-    const char *long_name; /* without "--" */
-    char short_name;       /* 0: none */
-    bool takes_value;
-    option_id id;
-} option_spec;
-
-static const option_spec OPTIONS[] = {
-    {"output", 'o', true, OPT_OUTPUT},
-    {"model", 'm', true, OPT_MODEL},
-    {"batch-size", 'b', true, OPT_BATCH_SIZE},
-    {"threads", 't', true, OPT_THREADS},
-    {"mask", 0, false, OPT_MASK},
-    {"mask-only", 0, false, OPT_MASK_ONLY},
-    {"overwrite", 0, false, OPT_OVERWRITE},
-    {"quiet", 'q', false, OPT_QUIET},
-    {"files-from", 0, true, OPT_FILES_FROM},
-    {"shard", 0, true, OPT_SHARD},
-    {"precision", 0, true, OPT_PRECISION},
-    {"quality", 0, true, OPT_QUALITY},
-    {"resolution", 0, true, OPT_RESOLUTION},
-    {"fit", 0, true, OPT_FIT},
-    {"threshold", 0, true, OPT_THRESHOLD},
-    {"blur", 0, true, OPT_BLUR},
-    {"grow", 0, true, OPT_GROW},
-    {"invert", 0, false, OPT_INVERT},
-    {"fg-estimate", 0, false, OPT_FG_ESTIMATE},
-    {"refine", 0, true, OPT_REFINE},
-    {"bg-color", 0, true, OPT_BG_COLOR},
-    {"bg-image", 0, true, OPT_BG_IMAGE},
-    {"crop", 0, false, OPT_CROP}, /* optional value: see parse_option */
-    {"temporal", 0, true, OPT_TEMPORAL},
-    {"skip-similar", 0, true, OPT_SKIP_SIMILAR},
-    {"list-models", 0, false, OPT_LIST_MODELS},
-    {"version", 0, false, OPT_VERSION},
-    {"help", 'h', false, OPT_HELP},
-};
-#define NUM_OPTIONS (sizeof OPTIONS / sizeof OPTIONS[0])
+/* Sets node input `input` (type `type`) from `text` (NULL for a switch),
+ * checked against nodes.json; `name` is the flag as given, for messages. */
+static bool set_node_input(cli_options *o, const char *name, const char *input, const char *type,
+                           const char *text, char *err, size_t err_cap)
+{
+    const bool is_bool = strcmp(type, "BOOLEAN") == 0;
+    const bool is_int = strcmp(type, "INT") == 0, is_float = strcmp(type, "FLOAT") == 0;
+    cli_setting *s = setting_slot(o, input, is_bool    ? CUTOUT_VALUE_BOOL
+                                            : is_int   ? CUTOUT_VALUE_INT
+                                            : is_float ? CUTOUT_VALUE_FLOAT
+                                                       : CUTOUT_VALUE_STRING);
+    if (s == NULL) return fail(err, err_cap, "%s: too many node options", name);
+    if (is_bool) {
+        s->b = true;
+        return true;
+    }
+    if (is_int) return parse_spec_int(name, text, input, &s->i, err, err_cap);
+    if (is_float) return parse_spec_float(name, text, input, &s->f, err, err_cap);
+    char list[256];
+    if (node_spec_choices(ADVANCED, input, list, sizeof list)[0] != '\0' &&
+        !node_spec_choice(ADVANCED, input, text))
+        return fail(err, err_cap, "%s: expected %s, got '%s'", name, list, text);
+    if (text[0] == '\0') return fail(err, err_cap, "%s: expected a value, got ''", name);
+    s->s = text;
+    return true;
+}
 
 static bool is_hex_color(const char *v)
 {
@@ -255,117 +246,58 @@ static bool is_hex_color(const char *v)
     return true;
 }
 
-static bool apply(const option_spec *spec, const char *value, cli_options *o, char *err,
-                  size_t err_cap)
+static bool apply_command(const command_option *opt, const char *value, cli_options *o,
+                          char *err, size_t err_cap)
 {
     int64_t n = 0;
-    switch (spec->id) {
-    case OPT_RESOLUTION:
-    case OPT_FIT:
-    case OPT_THRESHOLD:
-    case OPT_BLUR:
-    case OPT_GROW:
-    case OPT_INVERT:
-    case OPT_FG_ESTIMATE:
-    case OPT_REFINE:
-    case OPT_CROP:
-    case OPT_TEMPORAL:
-    case OPT_SKIP_SIMILAR: o->edge_option_given = true; break;
-    default: break;
-    }
-    switch (spec->id) {
-    case OPT_PRECISION:
-        return parse_spec_choice("--precision", value, BASIC, "precision", &o->precision, err,
-                                 err_cap);
-    case OPT_RESOLUTION:
-        return parse_spec_int("--resolution", value, ADVANCED, "process_resolution",
-                              &o->resolution, err, err_cap);
-    case OPT_FIT: return parse_spec_choice("--fit", value, ADVANCED, "fit", &o->fit, err, err_cap);
-    case OPT_QUALITY:
-        return parse_spec_choice("--quality", value, BASIC, "quality", &o->quality, err, err_cap);
-    case OPT_THRESHOLD:
-        return parse_spec_float("--threshold", value, ADVANCED, "threshold", &o->threshold, err,
-                                err_cap);
-    case OPT_TEMPORAL:
-        return parse_spec_float("--temporal", value, ADVANCED, "temporal", &o->temporal, err,
-                                err_cap);
-    case OPT_SKIP_SIMILAR:
-        return parse_spec_float("--skip-similar", value, ADVANCED, "skip_similar",
-                                &o->skip_similar, err, err_cap);
-    case OPT_BLUR:
-        return parse_spec_int("--blur", value, ADVANCED, "mask_blur", &o->blur, err, err_cap);
-    case OPT_GROW:
-        return parse_spec_int("--grow", value, ADVANCED, "mask_grow", &o->grow, err, err_cap);
-    case OPT_INVERT:
-        o->invert = true;
-        return true;
-    case OPT_FG_ESTIMATE:
-        o->fg_estimate = true;
-        return true;
-    case OPT_REFINE:
-        return parse_spec_choice("--refine", value, ADVANCED, "edge_refinement", &o->refine, err,
-                                 err_cap);
-    case OPT_BG_COLOR:
-        if (!is_hex_color(value))
-            return fail(err, err_cap, "--bg-color: expected a colour '#RRGGBB', got '%s'", value);
-        o->bg_color = value;
-        return true;
-    case OPT_BG_IMAGE:
-        if (value[0] == '\0') return fail(err, err_cap, "--bg-image: expected a file, got ''");
-        o->bg_image = value;
-        return true;
-    case OPT_CROP:
-        o->crop = true;
-        return value == NULL || parse_spec_int("--crop", value, ADVANCED, "crop_padding",
-                                               &o->crop_padding, err, err_cap);
-    case OPT_OUTPUT:
+    switch (opt->id) {
+    case CMD_OUTPUT:
         if (value[0] == '\0')
             return fail(err, err_cap, "--output: expected a directory, got ''");
         o->output_dir = value;
         return true;
-    case OPT_MODEL:
-        if (value[0] == '\0')
-            return fail(err, err_cap, "--model: expected a model name, got ''");
-        o->model = value;
-        return true;
-    case OPT_BATCH_SIZE:
-        return parse_spec_int("--batch-size", value, BASIC, "batch_size", &o->batch_size, err,
-                              err_cap);
-    case OPT_THREADS:
-        if (!parse_int("--threads", value, 0, CLI_THREADS_MAX, &n, err, err_cap))
-            return false;
+    case CMD_THREADS:
+        if (!parse_int("--threads", value, 0, CLI_THREADS_MAX, &n, err, err_cap)) return false;
         o->threads = (int32_t)n;
         return true;
-    case OPT_MASK:
-        o->mask = true;
-        return true;
-    case OPT_MASK_ONLY:
-        o->mask_only = true;
-        return true;
-    case OPT_OVERWRITE:
-        o->overwrite = true;
-        return true;
-    case OPT_QUIET:
-        o->quiet = true;
-        return true;
-    case OPT_FILES_FROM:
+    case CMD_MASK: o->mask = true; return true;
+    case CMD_MASK_ONLY: o->mask_only = true; return true;
+    case CMD_OVERWRITE: o->overwrite = true; return true;
+    case CMD_QUIET: o->quiet = true; return true;
+    case CMD_FILES_FROM:
         if (value[0] == '\0')
             return fail(err, err_cap, "--files-from: expected a file or '-', got ''");
         o->files_from = value;
         return true;
-    case OPT_SHARD:
-        return shard_parse(value, &o->shard_index, &o->shard_count, err, err_cap);
-    case OPT_LIST_MODELS:
-        o->list_models = true;
+    case CMD_SHARD: return shard_parse(value, &o->shard_index, &o->shard_count, err, err_cap);
+    case CMD_BG_COLOR:
+        if (!is_hex_color(value))
+            return fail(err, err_cap, "--bg-color: expected a colour '#RRGGBB', got '%s'", value);
+        o->bg_color = value;
         return true;
-    case OPT_VERSION:
-        o->version = true;
+    case CMD_BG_IMAGE:
+        if (value[0] == '\0') return fail(err, err_cap, "--bg-image: expected a file, got ''");
+        o->bg_image = value;
         return true;
-    case OPT_HELP:
-        o->help = true;
-        return true;
+    case CMD_LIST_MODELS: o->list_models = true; return true;
+    case CMD_VERSION: o->version = true; return true;
+    case CMD_HELP: o->help = true; return true;
     }
     return fail(err, err_cap, "internal error: unhandled option");
+}
+
+/* The value of argv[*i], an option that takes one: attached (`attached`,
+ * after '=' or a short letter) or the next argument. */
+static bool option_value(int argc, char **argv, int *i, const char *attached, const char *name,
+                         const char **value, char *err, size_t err_cap)
+{
+    if (attached != NULL) {
+        *value = attached;
+        return true;
+    }
+    if (*i + 1 >= argc) return fail(err, err_cap, "%s: expected a value", name);
+    *value = argv[++*i];
+    return true;
 }
 
 /* Handles argv[*i], an option; may consume argv[*i + 1] as its value. */
@@ -373,57 +305,111 @@ static bool parse_option(int argc, char **argv, int *i, cli_options *o, char *er
                          size_t err_cap)
 {
     const char *arg = argv[*i];
-    const option_spec *spec = NULL;
-    const char *value = NULL; /* attached value: --opt=VALUE or -oVALUE */
+    const command_option *command = NULL;
+    node_flag node;
+    memset(&node, 0, sizeof node);
+    const char *attached = NULL; /* --opt=VALUE or -oVALUE */
+    char name[96];               /* the option as given, without a value */
 
     if (arg[1] == '-') {
-        const char *name = arg + 2;
-        const char *eq = strchr(name, '=');
-        size_t len = eq != NULL ? (size_t)(eq - name) : strlen(name);
-        for (size_t k = 0; k < NUM_OPTIONS; k++)
-            if (strlen(OPTIONS[k].long_name) == len &&
-                strncmp(OPTIONS[k].long_name, name, len) == 0)
-                spec = &OPTIONS[k];
-        if (spec == NULL)
-            return fail(err, err_cap, "unknown option '%.*s'", (int)(len + 2), arg);
-        if (spec->id == OPT_CROP) {
-            const char *next = *i + 1 < argc ? argv[*i + 1] : NULL;
-            if (eq != NULL) return apply(spec, eq + 1, o, err, err_cap);
-            if (next != NULL && next[0] >= '0' && next[0] <= '9' &&
-                strspn(next, "0123456789") == strlen(next))
-                return apply(spec, argv[++*i], o, err, err_cap);
-            return apply(spec, NULL, o, err, err_cap);
-        }
-        if (eq != NULL) {
-            if (!spec->takes_value)
-                return fail(err, err_cap, "--%s takes no value, got '%s'", spec->long_name,
-                            eq + 1);
-            value = eq + 1;
-        }
+        const char *flag = arg + 2;
+        const char *eq = strchr(flag, '=');
+        size_t len = eq != NULL ? (size_t)(eq - flag) : strlen(flag);
+        snprintf(name, sizeof name, "--%.*s", (int)len, flag);
+        for (size_t k = 0; k < NUM_COMMAND_OPTIONS; k++)
+            if (strlen(COMMAND_OPTIONS[k].long_name) == len &&
+                strncmp(COMMAND_OPTIONS[k].long_name, flag, len) == 0)
+                command = &COMMAND_OPTIONS[k];
+        if (command == NULL && !find_node_flag(flag, len, &node))
+            return fail(err, err_cap, "unknown option '%s'", name);
+        if (eq != NULL) attached = eq + 1;
     } else {
-        for (size_t k = 0; k < NUM_OPTIONS; k++)
-            if (OPTIONS[k].short_name != 0 && OPTIONS[k].short_name == arg[1])
-                spec = &OPTIONS[k];
-        if (spec == NULL)
-            return fail(err, err_cap, "unknown option '-%c'", arg[1]);
-        if (arg[2] != '\0') {
-            if (!spec->takes_value)
-                return fail(err, err_cap, "-%c takes no value, got '%s' (options are not "
-                                          "combined)", arg[1], arg);
-            value = arg + 2;
-        }
+        snprintf(name, sizeof name, "-%c", arg[1]);
+        for (size_t k = 0; k < NUM_COMMAND_OPTIONS; k++)
+            if (COMMAND_OPTIONS[k].short_name != 0 && COMMAND_OPTIONS[k].short_name == arg[1])
+                command = &COMMAND_OPTIONS[k];
+        for (size_t k = 0; command == NULL && k < NUM_ALIASES; k++)
+            if (ALIASES[k].short_name != 0 && ALIASES[k].short_name == arg[1])
+                find_node_flag(ALIASES[k].flag, strlen(ALIASES[k].flag), &node);
+        if (command == NULL && node.input == NULL)
+            return fail(err, err_cap, "unknown option '%s'", name);
+        if (arg[2] != '\0') attached = arg + 2;
     }
-    if (spec->takes_value && value == NULL) {
-        if (*i + 1 >= argc)
-            return fail(err, err_cap, "--%s: expected a value", spec->long_name);
-        value = argv[++*i];
+
+    const bool is_switch = command != NULL ? command->metavar == NULL
+                                           : strcmp(node.type, "BOOLEAN") == 0 ||
+                                                 (node.alias != NULL && node.alias->value != NULL);
+    const char *value = NULL;
+    if (node.alias != NULL && node.alias->optional != NULL) {
+        /* --crop [PAD]: a number right after it (or attached) is PAD. */
+        const char *next = *i + 1 < argc ? argv[*i + 1] : NULL;
+        if (attached == NULL && next != NULL && next[0] >= '0' && next[0] <= '9' &&
+            strspn(next, "0123456789") == strlen(next))
+            attached = argv[++*i];
+        if (attached != NULL &&
+            !set_node_input(o, name, node.alias->optional, "INT", attached, err, err_cap))
+            return false;
+        return set_node_input(o, name, node.input, node.type, NULL, err, err_cap);
     }
-    return apply(spec, value, o, err, err_cap);
+    if (is_switch && attached != NULL)
+        return arg[1] == '-'
+                   ? fail(err, err_cap, "%s takes no value, got '%s'", name, attached)
+                   : fail(err, err_cap, "%s takes no value, got '%s' (options are not combined)",
+                          name, arg);
+    if (!is_switch) {
+        /* Messages name the long form: "--output: expected a value". */
+        char long_name[96];
+        snprintf(long_name, sizeof long_name, "--%s",
+                 command != NULL ? command->long_name
+                                 : (node.alias != NULL ? node.alias->flag : name + 2));
+        if (!option_value(argc, argv, i, attached, arg[1] == '-' ? name : long_name, &value, err,
+                          err_cap))
+            return false;
+        if (arg[1] != '-') snprintf(name, sizeof name, "%s", long_name);
+    }
+    if (command != NULL) return apply_command(command, value, o, err, err_cap);
+    if (node.alias != NULL && node.alias->value != NULL) value = node.alias->value;
+    return set_node_input(o, name, node.input, node.type, value, err, err_cap);
 }
 
 bool options_want_advanced(const cli_options *o)
 {
-    return o->edge_option_given || o->bg_color != NULL || o->bg_image != NULL;
+    for (int k = 0; k < o->num_settings; k++)
+        if (o->settings[k].advanced_only) return true;
+    return o->bg_color != NULL || o->bg_image != NULL;
+}
+
+const cli_setting *options_setting(const cli_options *o, const char *input)
+{
+    for (int k = 0; k < o->num_settings; k++)
+        if (strcmp(o->settings[k].input, input) == 0) return &o->settings[k];
+    return NULL;
+}
+
+const char *options_string(const cli_options *o, const char *input)
+{
+    const cli_setting *s = options_setting(o, input);
+    return s != NULL ? s->s : node_spec_default_string(ADVANCED, input, "");
+}
+
+int64_t options_int(const cli_options *o, const char *input)
+{
+    const cli_setting *s = options_setting(o, input);
+    spec_range r = {0, 0, 0, 0};
+    return s != NULL ? s->i : (node_spec_range(ADVANCED, input, &r), (int64_t)r.def);
+}
+
+double options_float(const cli_options *o, const char *input)
+{
+    const cli_setting *s = options_setting(o, input);
+    spec_range r = {0, 0, 0, 0};
+    return s != NULL ? s->f : (node_spec_range(ADVANCED, input, &r), r.def);
+}
+
+bool options_bool(const cli_options *o, const char *input)
+{
+    const cli_setting *s = options_setting(o, input);
+    return s != NULL ? s->b : node_spec_default_bool(ADVANCED, input);
 }
 
 bool options_parse_settings(int argc, char **argv, cli_options *out, char *err,
@@ -431,22 +417,6 @@ bool options_parse_settings(int argc, char **argv, cli_options *out, char *err,
 {
     memset(out, 0, sizeof *out);
     out->output_dir = ".";
-    out->threads = 0;
-    /* Every node option starts at its nodes.json default. */
-    out->model = node_spec_default_string(BASIC, "model", "");
-    out->batch_size = (int64_t)spec_default(BASIC, "batch_size");
-    out->precision = node_spec_default_string(BASIC, "precision", "");
-    out->quality = node_spec_default_string(BASIC, "quality", "");
-    out->resolution = (int64_t)spec_default(ADVANCED, "process_resolution");
-    out->fit = node_spec_default_string(ADVANCED, "fit", "");
-    out->threshold = spec_default(ADVANCED, "threshold");
-    out->blur = (int64_t)spec_default(ADVANCED, "mask_blur");
-    out->grow = (int64_t)spec_default(ADVANCED, "mask_grow");
-    out->refine = node_spec_default_string(ADVANCED, "edge_refinement", "");
-    out->crop_padding = (int64_t)spec_default(ADVANCED, "crop_padding");
-    out->temporal = spec_default(ADVANCED, "temporal");
-    out->skip_similar = spec_default(ADVANCED, "skip_similar");
-    out->shard_index = 0;
     out->shard_count = 1;
 
     /* Inputs are gathered, in order, at the front of argv[1..]: every slot
@@ -479,4 +449,139 @@ bool options_parse(int argc, char **argv, cli_options *out, char *err, size_t er
         !out->list_models)
         return fail(err, err_cap, "no input given (expected image files or directories)");
     return true;
+}
+
+/* ---- Usage */
+
+#define HELP_COLUMN 23
+#define HELP_WIDTH 79
+
+/* Prints "  -x, --name META" padded to HELP_COLUMN, then `text` wrapped to
+ * HELP_WIDTH with continuation lines indented to HELP_COLUMN. */
+static void print_entry(FILE *to, char short_name, const char *flags, const char *meta,
+                        const char *text)
+{
+    char head[128];
+    int n = snprintf(head, sizeof head, "  %c%c%s--%s%s%s", short_name ? '-' : ' ',
+                     short_name ? short_name : ' ', short_name ? ", " : "  ", flags,
+                     meta ? " " : "", meta ? meta : "");
+    fputs(head, to);
+    int column = n;
+    if (column >= HELP_COLUMN - 1) {
+        fputc('\n', to);
+        column = 0;
+    }
+    const char *p = text;
+    bool first_word = true;
+    while (*p != '\0') {
+        size_t word = strcspn(p, " ");
+        if (column > HELP_COLUMN && column + 1 + (int)word > HELP_WIDTH) {
+            fputc('\n', to);
+            column = 0;
+        }
+        if (column < HELP_COLUMN) {
+            fprintf(to, "%*s", HELP_COLUMN - column, "");
+            column = HELP_COLUMN;
+        } else if (!first_word) {
+            fputc(' ', to);
+            column++;
+        }
+        fprintf(to, "%.*s", (int)word, p);
+        column += (int)word;
+        first_word = false;
+        p += word;
+        p += strspn(p, " ");
+    }
+    fputc('\n', to);
+}
+
+/* The flag of node input `input`: its name with '-' for '_'. */
+static const char *flag_of(const char *input, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s", input);
+    for (char *c = buf; *c; c++)
+        if (*c == '_') *c = '-';
+    return buf;
+}
+
+/* The help of one node input: its range or choices and default, then its
+ * tooltip. */
+static void print_node_input(FILE *to, const char *input, const char *type)
+{
+    char flags[96], text[2048], choices[256], derived[64], optional[64];
+    flag_of(input, derived, sizeof derived);
+    char short_name = 0;
+    const alias *plain = NULL, *other = NULL;
+    for (size_t k = 0; k < NUM_ALIASES; k++)
+        if (strcmp(ALIASES[k].input, input) == 0) {
+            if (strcmp(ALIASES[k].flag, derived) == 0)
+                plain = &ALIASES[k];
+            else
+                other = &ALIASES[k];
+        }
+    if (plain != NULL) short_name = plain->short_name;
+    snprintf(flags, sizeof flags, "%s", derived);
+    const char *meta = strcmp(type, "INT") == 0     ? "N"
+                       : strcmp(type, "FLOAT") == 0 ? "X"
+                       : strcmp(type, "BOOLEAN") == 0 ? NULL
+                                                      : "NAME";
+    spec_range r = {0, 0, 0, 0};
+    const char *summary = node_spec_tooltip(ADVANCED, input);
+    if (node_spec_range(ADVANCED, input, &r)) {
+        char step[48] = "";
+        if (strcmp(type, "INT") == 0 && r.step > 1) snprintf(step, sizeof step, " in steps of %g", r.step);
+        snprintf(text, sizeof text, "%g..%g%s (default %g). %s", r.min, r.max, step, r.def,
+                 summary);
+    } else if (node_spec_choices(ADVANCED, input, choices, sizeof choices)[0] != '\0') {
+        snprintf(text, sizeof text, "%s (default %s). %s", choices,
+                 node_spec_default_string(ADVANCED, input, ""), summary);
+    } else if (meta == NULL) {
+        snprintf(text, sizeof text, "%s", summary);
+    } else {
+        snprintf(text, sizeof text, "(default %s). %s",
+                 node_spec_default_string(ADVANCED, input, ""), summary);
+    }
+    print_entry(to, short_name, flags, meta, text);
+    if (other != NULL) {
+        char also[256];
+        if (other->value != NULL)
+            snprintf(also, sizeof also, "the same as --%s %s", derived, other->value);
+        else if (other->optional != NULL)
+            snprintf(also, sizeof also, "the same as --%s, with --%s PAD when PAD is given",
+                     derived, flag_of(other->optional, optional, sizeof optional));
+        else
+            snprintf(also, sizeof also, "the same as --%s", derived);
+        print_entry(to, 0, other->flag, other->optional ? "[PAD]" : (other->value ? NULL : meta),
+                    also);
+    }
+}
+
+void options_print_usage(FILE *to)
+{
+    fputs("usage: cutout [options] INPUT...\n"
+          "Removes the background of PNG and JPEG images. INPUT is a file or a directory\n"
+          "(its PNG and JPEG files, sorted by name, not recursive). For each image,\n"
+          "<stem>.png (RGBA) is written to the output directory.\n"
+          "\n"
+          "options:\n",
+          to);
+    for (size_t k = 0; k < NUM_COMMAND_OPTIONS; k++) {
+        const command_option *c = &COMMAND_OPTIONS[k];
+        print_entry(to, c->short_name, c->long_name, c->metavar, c->help);
+    }
+    fputs("\nnode inputs (from the library's nodes.json; one that only the Advanced node\n"
+          "has runs CutoutRemoveBackgroundAdvanced; --temporal and --skip-similar take the\n"
+          "inputs as frames in name order):\n",
+          to);
+    const int n = node_spec_input_count(ADVANCED);
+    for (int k = 0; k < n; k++) {
+        const char *input, *type;
+        if (node_spec_input_at(ADVANCED, k, &input, &type) && settable_type(type) &&
+            !fixed_by_command(input))
+            print_node_input(to, input, type);
+    }
+    fputs("\nModels (<name>.pt) are searched in $CUTOUT_MODEL_PATH (':'-separated), then\n"
+          "in models/ beside the library, ../models and ../share/cutout/models.\n"
+          "Exit status: 0 all done, 1 an image failed, 2 bad usage, 130 interrupted.\n",
+          to);
 }

@@ -9,13 +9,31 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "cutout.h"
+
 /* Range of --threads; 0 lets the library use every core it may run on. */
 #define CLI_THREADS_MAX 1024
 
+/* At most this many node inputs may be set on one command line (more than
+ * the nodes have, so a repeated option takes a new slot only once). */
+#define CLI_MAX_SETTINGS 48
+
+/* One node input set on the command line, by its nodes.json name. The
+ * flag is the input's name with '-' for '_' (--mask-blur), or one of the
+ * command's shorter aliases (--blur); its value was checked against
+ * nodes.json (range, step, choices) when it was parsed. */
+typedef struct cli_setting {
+    const char *input;      /* owned by the parsed spec (node_spec.h) */
+    cutout_value_kind kind; /* INT, FLOAT, BOOL or STRING (COMBO and STRING inputs) */
+    int64_t i;
+    double f;
+    bool b;
+    const char *s;          /* points into argv or the spec */
+    bool advanced_only;     /* only CutoutRemoveBackgroundAdvanced has this input */
+} cli_setting;
+
 typedef struct cli_options {
     const char *output_dir; /* -o; "." by default */
-    const char *model;      /* --model; "isnet" by default */
-    int64_t batch_size;     /* --batch-size */
     int32_t threads;        /* --threads; 0 = automatic */
     bool mask;              /* --mask: also write <stem>_mask.png */
     bool mask_only;         /* --mask-only: write only the mask, as <stem>.png */
@@ -24,25 +42,14 @@ typedef struct cli_options {
     const char *files_from; /* --files-from FILE|-: more inputs, one per line (NULL: none) */
     int64_t shard_index;    /* --shard I/N: only the inputs at positions I, I+N, ... */
     int64_t shard_count;    /* (0 and 1 by default: every input) */
-    /* Edge options: any of them runs the node
-     * CutoutRemoveBackgroundAdvanced; --bg-* adds CutoutCompositeBackground. */
-    const char *precision;  /* --precision auto|fp32|bf16|fp16; "auto" */
-    const char *quality;    /* --quality fast|best; "fast" (both nodes have it) */
-    int64_t resolution;     /* --resolution N: 0 = native (range: nodes.json) */
-    const char *fit;        /* --fit (choices: nodes.json); "auto" */
-    double threshold;       /* --threshold T (range: nodes.json) */
-    int64_t blur;           /* --blur PX (range: nodes.json) */
-    int64_t grow;           /* --grow PX (range: nodes.json) */
-    bool invert;            /* --invert */
-    bool fg_estimate;       /* --fg-estimate */
-    const char *refine;     /* --refine none|guided */
-    const char *bg_color;   /* --bg-color '#RRGGBB' (NULL: none) */
+    const char *bg_color;   /* --bg-color '#RRGGBB' (NULL: none); adds CutoutCompositeBackground */
     const char *bg_image;   /* --bg-image FILE (NULL: none) */
-    bool crop;              /* --crop [PAD] */
-    bool edge_option_given; /* any of the edge options above */
-    int64_t crop_padding;
-    double temporal;        /* --temporal S (range: nodes.json); 0 = off */
-    double skip_similar;    /* --skip-similar D (range: nodes.json); 0 = off */
+    /* The node inputs given, in order, each once (a repeat replaces the
+     * value). An input only the Advanced node has makes the command run
+     * CutoutRemoveBackgroundAdvanced; the others keep their nodes.json
+     * defaults, which the library fills in. */
+    cli_setting settings[CLI_MAX_SETTINGS];
+    int num_settings;
     bool list_models;
     bool version;
     bool help;
@@ -52,6 +59,18 @@ typedef struct cli_options {
 
 /* True when an option that needs the advanced node was given. */
 bool options_want_advanced(const cli_options *o);
+
+/* The setting of node input `input`, or NULL when the command line left it
+ * at its default. */
+const cli_setting *options_setting(const cli_options *o, const char *input);
+
+/* The value of a node input: the one given, else the nodes.json default
+ * of the Advanced node (which has every input the command sets). Strings
+ * are owned by argv or the parsed spec. */
+const char *options_string(const cli_options *o, const char *input);
+int64_t options_int(const cli_options *o, const char *input);
+double options_float(const cli_options *o, const char *input);
+bool options_bool(const cli_options *o, const char *input);
 
 /* Parses argv into *out. Options and inputs may be mixed; "--" ends the
  * options. Values go as "--opt VALUE" or "--opt=VALUE" ("-o DIR" or
@@ -69,7 +88,9 @@ bool options_parse(int argc, char **argv, cli_options *out, char *err, size_t er
 bool options_parse_settings(int argc, char **argv, cli_options *out, char *err,
                             size_t err_cap);
 
-/* Prints the usage text (every option, one line each) to `to`. */
+/* Prints the usage text to `to`: the command's own options, then every
+ * node input it can set, with the range or choices, default and tooltip
+ * from nodes.json. */
 void options_print_usage(FILE *to);
 
 #endif /* CUTOUT_CLI_OPTIONS_H */

@@ -79,7 +79,7 @@ static DLTensor cpu_tensor(float *data, int32_t ndim, int64_t *shape)
     return t;
 }
 
-#define MAX_INPUTS 24
+#define MAX_INPUTS (CLI_MAX_SETTINGS + 4)
 
 typedef struct input_set {
     cutout_input items[MAX_INPUTS];
@@ -98,16 +98,6 @@ static cutout_input *add_input(input_set *s, const char *name, cutout_value_kind
 static void add_string(input_set *s, const char *name, const char *v)
 {
     add_input(s, name, CUTOUT_VALUE_STRING)->s = v;
-}
-
-static void add_int(input_set *s, const char *name, int64_t v)
-{
-    add_input(s, name, CUTOUT_VALUE_INT)->i = v;
-}
-
-static void add_bool(input_set *s, const char *name, bool v)
-{
-    add_input(s, name, CUTOUT_VALUE_BOOL)->b = v;
 }
 
 /* The library's message for a failed call. */
@@ -187,30 +177,20 @@ static cutout_status pack_batch(const image_f32 *const *images, int64_t count, i
     return CUTOUT_OK;
 }
 
-/* The node's inputs from the command's options: the basic node's, and with
- * `advanced` the edge and video options too. */
-static void bind_inputs(const cli_options *o, bool advanced, DLTensor *image, input_set *in)
+/* The node's inputs: the image and the node inputs the command line set
+ * (the library fills in the defaults of the rest). */
+static void bind_inputs(const cli_options *o, DLTensor *image, input_set *in)
 {
     in->n = 0;
     add_input(in, "image", CUTOUT_VALUE_TENSOR)->tensor = image;
-    add_string(in, "model", o->model);
-    add_int(in, "batch_size", o->batch_size);
-    add_string(in, "precision", o->precision);
-    add_string(in, "quality", o->quality);
-    if (!advanced)
-        return;
-    add_int(in, "process_resolution", o->resolution);
-    add_string(in, "fit", o->fit);
-    add_input(in, "threshold", CUTOUT_VALUE_FLOAT)->f = o->threshold;
-    add_int(in, "mask_blur", o->blur);
-    add_int(in, "mask_grow", o->grow);
-    add_bool(in, "invert_mask", o->invert);
-    add_string(in, "foreground", o->fg_estimate ? "estimate" : "original");
-    add_string(in, "edge_refinement", o->refine);
-    add_bool(in, "crop_to_subject", o->crop);
-    add_int(in, "crop_padding", o->crop_padding);
-    add_input(in, "temporal", CUTOUT_VALUE_FLOAT)->f = o->temporal;
-    add_input(in, "skip_similar", CUTOUT_VALUE_FLOAT)->f = o->skip_similar;
+    for (int k = 0; k < o->num_settings && in->n < MAX_INPUTS; k++) {
+        const cli_setting *s = &o->settings[k];
+        cutout_input *v = add_input(in, s->input, s->kind);
+        v->i = s->i;
+        v->f = s->f;
+        v->b = s->b;
+        v->s = s->s;
+    }
 }
 
 /* Checks the node's IMAGE and MASK against the input's count x h x w
@@ -277,7 +257,7 @@ cutout_status remove_background_run(cutout_context *ctx, const cli_options *o,
 
     const bool advanced = options_want_advanced(o);
     input_set in;
-    bind_inputs(o, advanced, &image, &in);
+    bind_inputs(o, &image, &in);
     DLManagedTensor *outs[4] = {NULL, NULL, NULL, NULL}; /* IMAGE, MASK, BOX, composite */
     status = cutout_node_run(ctx, advanced ? "CutoutRemoveBackgroundAdvanced" : "CutoutRemoveBackground",
                              in.items, in.n, run, outs, advanced ? 3 : 2);
@@ -286,7 +266,7 @@ cutout_status remove_background_run(cutout_context *ctx, const cli_options *o,
     if (status != CUTOUT_OK)
         library_failed(status, err, err_cap);
     else
-        status = check_outputs(outs, count, shape[1], shape[2], o->crop, &oh, &ow, err, err_cap);
+        status = check_outputs(outs, count, shape[1], shape[2], options_bool(o, "crop_to_subject"), &oh, &ow, err, err_cap);
 
     const bool over_background = o->bg_color != NULL || background != NULL;
     const DLTensor *pixels = status == CUTOUT_OK ? &outs[0]->dl_tensor : NULL;

@@ -8,9 +8,9 @@
 #include "node_inputs.h"
 #include "temporal.h"
 
-/* Predicts items [first, first + count) of the image, except those whose
- * matte the temporal state can reuse: runs of the others go through the
- * model together. Errors: the shim's, CANCELLED. */
+/* Predicts items [first, first + count) of the image into out_mask; frames
+ * (a temporal state) are also smoothed there, in one call per chunk.
+ * Errors: the shim's, CANCELLED. */
 static cutout_status predict_chunk(const loaded_model *model, const node_tensors *t,
                                    const cutout_run_params *run, const matte_steps *steps,
                                    const cutout_shim_predict_params *predict,
@@ -18,29 +18,18 @@ static cutout_status predict_chunk(const loaded_model *model, const node_tensors
                                    DLManagedTensor *out_mask)
 {
     char err[1024] = "";
-    const int64_t batch = t->image_shape.batch;
-    int64_t run_start = first;
-    for (int64_t item = first; item <= first + count; item++) {
-        bool reused = false;
-        if (item < first + count && state) {
-            cutout_shim_status ss = cutout_shim_temporal_reuse(state, steps->temporal, t->image, item,
-                                                               &out_mask->dl_tensor, &reused, err,
-                                                               sizeof err);
-            if (ss != CUTOUT_SHIM_OK) return node_shim_failed(ss, err);
-        }
-        if (item < first + count && !reused) continue;
-        /* Items [run_start, item) need the model. */
-        if (item > run_start) {
-            cutout_shim_status ss = cutout_shim_predict_alpha(
-                model->model, t->image, run_start, item - run_start, predict, &out_mask->dl_tensor,
-                run->should_abort, run->abort_user, err, sizeof err);
-            if (ss == CUTOUT_SHIM_CANCELLED)
-                return cutout_error_set(CUTOUT_CANCELLED, "cancelled during items %lld..%lld of %lld",
-                                        (long long)run_start + 1, (long long)item, (long long)batch);
-            if (ss != CUTOUT_SHIM_OK) return node_shim_failed(ss, err);
-        }
-        run_start = item + 1;
-    }
+    cutout_shim_status ss =
+        state ? cutout_shim_predict_frames(model->model, state, steps->temporal, t->image, first,
+                                           count, predict, &out_mask->dl_tensor, run->should_abort,
+                                           run->abort_user, err, sizeof err)
+              : cutout_shim_predict_alpha(model->model, t->image, first, count, predict,
+                                          &out_mask->dl_tensor, run->should_abort, run->abort_user,
+                                          err, sizeof err);
+    if (ss == CUTOUT_SHIM_CANCELLED)
+        return cutout_error_set(CUTOUT_CANCELLED, "cancelled during items %lld..%lld of %lld",
+                                (long long)first + 1, (long long)(first + count),
+                                (long long)t->image_shape.batch);
+    if (ss != CUTOUT_SHIM_OK) return node_shim_failed(ss, err);
     return CUTOUT_OK;
 }
 
@@ -92,8 +81,8 @@ cutout_status matte_batch_run(cutout_context *ctx, const bound_inputs *in,
         }
     }
 
-    /* 3. The batch loop: per chunk, the mattes are predicted (and, for
-     *    frames, smoothed), then one call finishes its items. */
+    /* 3. The batch loop: per chunk, one call predicts the mattes (and, for
+     *    frames, smooths them), then one call finishes its items. */
     node_progress progress = {run, is.batch, 0, -1};
     int64_t chunk = batch_size;
     for (int64_t first = 0, count = 0; st == CUTOUT_OK && first < is.batch; first += count) {
@@ -109,14 +98,6 @@ cutout_status matte_batch_run(cutout_context *ctx, const bound_inputs *in,
             continue;
         }
         if (st != CUTOUT_OK) break;
-        if (state) {
-            ss = cutout_shim_temporal_apply(state, steps->temporal, t.image, first, count,
-                                            &out_mask->dl_tensor, err, sizeof err);
-            if (ss != CUTOUT_SHIM_OK) {
-                st = node_shim_failed(ss, err);
-                break;
-            }
-        }
         progress.chunk_end = first + count;
         ss = cutout_shim_finish_items(t.image, t.mask, first, count, steps->finish,
                                       &out_mask->dl_tensor, &out_image->dl_tensor, node_item_done,

@@ -317,32 +317,33 @@ cutout_shim_status cutout_shim_temporal_new(cutout_shim_temporal **out, char *er
 /* Frees a state; NULL is a no-op. */
 void cutout_shim_temporal_free(cutout_shim_temporal *state);
 
-/* Whether item `item` of `image` may reuse the last predicted matte
- * (params->skip_below > 0, a frame of the same size seen, and the mean
- * luminance difference below the bound). When it may, the matte is written
- * into alpha_out[item] and *reused is true; the caller then skips the
- * forward pass for it. Errors: INVALID_ARGUMENT, INVALID_INPUT, DEVICE. */
-cutout_shim_status cutout_shim_temporal_reuse(cutout_shim_temporal *state,
-                                              const cutout_shim_temporal_params *params,
-                                              const DLTensor *image, int64_t item,
-                                              DLTensor *alpha_out, bool *reused,
-                                              char *err, size_t err_cap);
-
-/* Smooths the predicted mattes of items [first, first+count), in order,
- * in place in alpha_inout (B x H x W float32, as predict_alpha writes it),
- * and carries the state on. Per pixel, the matte is a blend of the model's
- * and the last smoothed one moved along the motion the frames show
- * (Lucas-Kanade on the reduced luminance): the moved one weighs `strength`
- * where the motion is trusted and the model is unsure, and nothing where
- * the motion estimate fails or the model is sure. A frame whose luminance
- * changes as a whole (a scene cut) or whose size differs starts afresh. With a
- * threshold the 0/1 matte flips only once the smoothed value passes the
- * threshold by a margin (hysteresis).
- * Errors: INVALID_ARGUMENT, INVALID_INPUT, DEVICE, OUT_OF_MEMORY. */
-cutout_shim_status cutout_shim_temporal_apply(cutout_shim_temporal *state,
-                                              const cutout_shim_temporal_params *params,
-                                              const DLTensor *image, int64_t first,
-                                              int64_t count, DLTensor *alpha_inout,
+/* Predicts items [first, first+count) of `image` as consecutive frames of
+ * one video and smooths their mattes, in order, into the same items of
+ * `alpha_out` (B x H x W float32, as cutout_shim_predict_alpha writes it),
+ * carrying `state` on. The whole chunk crosses the boundary once.
+ * - Skipping: with temporal->skip_below > 0, a frame whose mean luminance
+ *   difference to the last frame that went through the model is below the
+ *   bound takes that frame's matte instead of a forward pass; the others go
+ *   through the model in runs, as cutout_shim_predict_alpha does them.
+ * - Smoothing: per pixel, the matte is a blend of the model's and the last
+ *   smoothed one moved along the motion the frames show (Lucas-Kanade on the
+ *   reduced luminance): the moved one weighs `strength` where the motion is
+ *   trusted and the model is unsure, and nothing where the motion estimate
+ *   fails or the model is sure. A frame whose luminance changes as a whole
+ *   (a scene cut) or whose size differs starts afresh. With a threshold the
+ *   0/1 matte flips only once the smoothed value passes the threshold by a
+ *   margin (hysteresis).
+ * The state changes only once every frame has its matte, so a chunk the
+ * model failed on (out of memory, cancelled) may be tried again. `abort` is polled as in
+ * cutout_shim_predict_alpha. Errors: those of cutout_shim_predict_alpha,
+ * and INVALID_ARGUMENT for a NULL state or temporal parameters out of range. */
+cutout_shim_status cutout_shim_predict_frames(cutout_shim_model *model,
+                                              cutout_shim_temporal *state,
+                                              const cutout_shim_temporal_params *temporal,
+                                              const DLTensor *image, int64_t first, int64_t count,
+                                              const cutout_shim_predict_params *params,
+                                              DLTensor *alpha_out,
+                                              cutout_shim_abort_fn abort, void *abort_user,
                                               char *err, size_t err_cap);
 
 #ifdef __cplusplus

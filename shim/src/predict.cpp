@@ -10,6 +10,7 @@
 #include "cpu_allocator.hpp"
 #include "guard.hpp"
 #include "model.hpp"
+#include "predict.hpp"
 #include "process_window.hpp"
 #include "tensor_bridge.hpp"
 #include "threads.hpp"
@@ -115,6 +116,79 @@ at::Tensor model_input(const cutout_shim_model &model, const at::Tensor &img, in
 }
 
 }  // namespace
+
+// See predict.hpp.
+void predict_items(cutout_shim_model *model, const DLTensor *image, int64_t first, int64_t count,
+                   const cutout_shim_predict_params *params, DLTensor *alpha_out,
+                   cutout_shim_abort_fn abort, void *abort_user) {
+    if (model == nullptr) fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT, "model: is NULL");
+    const std::vector<model_view> views = model_views_of(params, model->info);
+    apply_thread_count_to_this_thread();
+    c10::InferenceMode inference;
+    cpu_cache_scope reuse_cpu_buffers;  // see cpu_allocator.hpp
+    require_on_device(image, model->device, "image", "the model runs on");
+    at::Tensor img = image_view(image, "image");
+    at::Tensor out =
+        output_view(alpha_out, "alpha_out", img.device(), {img.size(0), img.size(1), img.size(2)});
+    require_items(first, count, img.size(0), 1);
+    const int64_t height = img.size(1), width = img.size(2);
+
+    // A CPU gives each item its own pass unless the model was loaded
+    // with shared passes: a shared pass is no faster there and its
+    // activations grow with the count.
+    const int64_t per_pass = model->shared_passes ? count : 1;
+    for (int64_t start = first; start < first + count; start += per_pass) {
+        const int64_t n = std::min(per_pass, first + count - start);
+        poll_abort(abort, abort_user, "before pre-processing");
+        std::vector<at::Tensor> inputs;
+        for (const model_view &v : views) {
+            at::Tensor x = model_input(*model, img, start, n, v.window);
+            inputs.push_back(v.mirrored ? x.flip({3}) : x);
+        }
+        // The model's matte of `input` (k images), as float32.
+        auto forward = [&](const at::Tensor &input, int64_t k) {
+            poll_abort(abort, abort_user, "before the forward pass");
+            c10::IValue result =
+                translate_errors(CUTOUT_SHIM_ERR_INFERENCE, "model forward: ", [&] {
+                    // The graph was prepared once at load. The executor's
+                    // own passes, which start with the second call, would
+                    // rewrite it again (libtorch 2.x drops the bf16 casts),
+                    // so a matte would depend on how often the model had
+                    // run. The switch is thread-local: the host's own
+                    // TorchScript is not affected.
+                    torch::jit::GraphOptimizerEnabledGuard as_prepared(false);
+                    return model->module.forward({input});
+                });
+            poll_abort(abort, abort_user, "after the forward pass");
+            return checked_output(result, k, model->device).to(at::kFloat);
+        };
+        // Every view has the model's input size, so with shared passes
+        // they go through in one batch.
+        std::vector<at::Tensor> mattes;
+        if (views.size() > 1 && model->shared_passes) {
+            const int64_t k = static_cast<int64_t>(views.size());
+            at::Tensor all = forward(at::cat(inputs, 0), k * n);
+            for (int64_t i = 0; i < k; ++i) mattes.push_back(all.narrow(0, i * n, n));
+        } else {
+            for (const at::Tensor &x : inputs) mattes.push_back(forward(x, n));
+        }
+        at::Tensor items = out.narrow(0, start, n).unsqueeze(1);  // n x 1 x H x W
+        for (size_t i = 0; i < views.size(); ++i) {
+            at::Tensor y = views[i].mirrored ? mattes[i].flip({3}) : mattes[i];
+            y = views[i].window.unpad(y, height, width);
+            if (i == 0) {
+                resize_bilinear_into(y, items);
+            } else {
+                at::Tensor other = at::empty_like(items);
+                resize_bilinear_into(y, other);
+                items.add_(other);
+            }
+        }
+        if (views.size() > 1) items.mul_(1.0 / static_cast<double>(views.size()));
+        items.clamp_(0.0, 1.0);
+    }
+}
+
 }  // namespace cutout_shim
 
 using namespace cutout_shim;
@@ -124,72 +198,7 @@ extern "C" cutout_shim_status cutout_shim_predict_alpha(
     const cutout_shim_predict_params *params, DLTensor *alpha_out, cutout_shim_abort_fn abort,
     void *abort_user, char *err, size_t err_cap) {
     return guarded("predict_alpha", err, err_cap, [&]() -> cutout_shim_status {
-        if (model == nullptr) fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT, "model: is NULL");
-        const std::vector<model_view> views = model_views_of(params, model->info);
-        apply_thread_count_to_this_thread();
-        c10::InferenceMode inference;
-        cpu_cache_scope reuse_cpu_buffers;  // see cpu_allocator.hpp
-        require_on_device(image, model->device, "image", "the model runs on");
-        at::Tensor img = image_view(image, "image");
-        at::Tensor out =
-            output_view(alpha_out, "alpha_out", img.device(), {img.size(0), img.size(1), img.size(2)});
-        require_items(first, count, img.size(0), 1);
-        const int64_t height = img.size(1), width = img.size(2);
-
-        // A CPU gives each item its own pass unless the model was loaded
-        // with shared passes: a shared pass is no faster there and its
-        // activations grow with the count.
-        const int64_t per_pass = model->shared_passes ? count : 1;
-        for (int64_t start = first; start < first + count; start += per_pass) {
-            const int64_t n = std::min(per_pass, first + count - start);
-            poll_abort(abort, abort_user, "before pre-processing");
-            std::vector<at::Tensor> inputs;
-            for (const model_view &v : views) {
-                at::Tensor x = model_input(*model, img, start, n, v.window);
-                inputs.push_back(v.mirrored ? x.flip({3}) : x);
-            }
-            // The model's matte of `input` (k images), as float32.
-            auto forward = [&](const at::Tensor &input, int64_t k) {
-                poll_abort(abort, abort_user, "before the forward pass");
-                c10::IValue result =
-                    translate_errors(CUTOUT_SHIM_ERR_INFERENCE, "model forward: ", [&] {
-                        // The graph was prepared once at load. The executor's
-                        // own passes, which start with the second call, would
-                        // rewrite it again (libtorch 2.x drops the bf16 casts),
-                        // so a matte would depend on how often the model had
-                        // run. The switch is thread-local: the host's own
-                        // TorchScript is not affected.
-                        torch::jit::GraphOptimizerEnabledGuard as_prepared(false);
-                        return model->module.forward({input});
-                    });
-                poll_abort(abort, abort_user, "after the forward pass");
-                return checked_output(result, k, model->device).to(at::kFloat);
-            };
-            // Every view has the model's input size, so with shared passes
-            // they go through in one batch.
-            std::vector<at::Tensor> mattes;
-            if (views.size() > 1 && model->shared_passes) {
-                const int64_t k = static_cast<int64_t>(views.size());
-                at::Tensor all = forward(at::cat(inputs, 0), k * n);
-                for (int64_t i = 0; i < k; ++i) mattes.push_back(all.narrow(0, i * n, n));
-            } else {
-                for (const at::Tensor &x : inputs) mattes.push_back(forward(x, n));
-            }
-            at::Tensor items = out.narrow(0, start, n).unsqueeze(1);  // n x 1 x H x W
-            for (size_t i = 0; i < views.size(); ++i) {
-                at::Tensor y = views[i].mirrored ? mattes[i].flip({3}) : mattes[i];
-                y = views[i].window.unpad(y, height, width);
-                if (i == 0) {
-                    resize_bilinear_into(y, items);
-                } else {
-                    at::Tensor other = at::empty_like(items);
-                    resize_bilinear_into(y, other);
-                    items.add_(other);
-                }
-            }
-            if (views.size() > 1) items.mul_(1.0 / static_cast<double>(views.size()));
-            items.clamp_(0.0, 1.0);
-        }
+        predict_items(model, image, first, count, params, alpha_out, abort, abort_user);
         return CUTOUT_SHIM_OK;
     });
 }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "guard.hpp"
+#include "predict.hpp"
 #include "tensor_bridge.hpp"
 #include "threads.hpp"
 
@@ -35,20 +36,11 @@ constexpr double kSceneCut = 0.12;
 constexpr double kHysteresis = 0.05;
 
 struct cutout_shim_temporal {
-    at::Tensor luma;       // last frame, 1 x 1 x h x w (reduced)
+    at::Tensor luma;            // last frame, 1 x 1 x h x w (reduced)
     at::Tensor predicted_luma;  // last frame that went through the model (reduced)
-    at::Tensor smoothed;   // last smoothed matte, H x W
-    at::Tensor predicted;  // last predicted matte, H x W
-    at::Tensor binary;     // last thresholded matte (0/1), H x W, when a threshold is set
-    // The items temporal_reuse judged since the last apply, in order: the
-    // reduced luminance it computed (so apply does not reduce the frame
-    // again) and whether it gave the item the last predicted matte.
-    struct judged_item {
-        int64_t item;
-        at::Tensor luma;
-        bool reused;
-    };
-    std::vector<judged_item> judged;
+    at::Tensor smoothed;        // last smoothed matte, H x W
+    at::Tensor predicted;       // last predicted matte, H x W
+    at::Tensor binary;          // last thresholded matte (0/1), H x W, when a threshold is set
 };
 
 namespace cutout_shim {
@@ -156,116 +148,128 @@ extern "C" void cutout_shim_temporal_free(cutout_shim_temporal *state) {
     });
 }
 
-extern "C" cutout_shim_status cutout_shim_temporal_reuse(cutout_shim_temporal *state,
-                                                         const cutout_shim_temporal_params *params,
-                                                         const DLTensor *image, int64_t item,
-                                                         DLTensor *alpha_out, bool *reused,
-                                                         char *err, size_t err_cap) {
-    if (reused != nullptr) *reused = false;
-    return guarded("temporal_reuse", err, err_cap, [&]() -> cutout_shim_status {
-        if (state == nullptr || reused == nullptr)
-            fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT, "state, reused: NULL");
-        check_params(params);
-        if (params->skip_below <= 0.0f || !state->predicted.defined()) return CUTOUT_SHIM_OK;
-        apply_thread_count_to_this_thread();
-        c10::InferenceMode inference;
-        at::Tensor img = image_view(image, "image");
-        require_items(item, 1, img.size(0), 1);
-        at::Tensor alpha = output_view(alpha_out, "alpha_out", img.device(),
-                                       {img.size(0), img.size(1), img.size(2)});
-        // Items come in increasing order until apply; an item at or before
-        // the last one judged means a chunk that is tried again, or a call
-        // that stopped before apply: what was noted for it is stale.
-        if (!state->judged.empty() && item <= state->judged.back().item) state->judged.clear();
-        at::Tensor luma = reduced_luma(img, item);
-        state->judged.push_back({item, luma, false});
-        if (!same_size(luma, state->predicted_luma) ||
-            state->predicted.size(0) != img.size(1) || state->predicted.size(1) != img.size(2))
-            return CUTOUT_SHIM_OK;
-        const double change = (luma - state->predicted_luma).abs_().mean().item<double>();
-        if (!(change < params->skip_below)) return CUTOUT_SHIM_OK;
-        alpha.select(0, item).copy_(state->predicted);
-        state->judged.back().reused = true;
-        *reused = true;
-        return CUTOUT_SHIM_OK;
-    });
+namespace cutout_shim {
+namespace {
+
+// One frame of a chunk: its reduced luminance, computed once, and whether
+// it took the last predicted matte instead of a forward pass.
+struct frame {
+    at::Tensor luma;
+    bool reused;
+};
+
+// Whether a frame whose reduced luminance is `luma` may take the last
+// predicted matte: skipping is on, a frame of the same size went through the
+// model, and the mean luminance difference to it is below the bound.
+bool reusable(const cutout_shim_temporal &state, const cutout_shim_temporal_params &params,
+              const at::Tensor &luma, int64_t height, int64_t width) {
+    if (params.skip_below <= 0.0f || !state.predicted.defined()) return false;
+    if (!same_size(luma, state.predicted_luma) || state.predicted.size(0) != height ||
+        state.predicted.size(1) != width)
+        return false;
+    const double change = (luma - state.predicted_luma).abs_().mean().item<double>();
+    return change < params.skip_below;
 }
 
-extern "C" cutout_shim_status cutout_shim_temporal_apply(cutout_shim_temporal *state,
-                                                         const cutout_shim_temporal_params *params,
-                                                         const DLTensor *image, int64_t first,
-                                                         int64_t count, DLTensor *alpha_inout,
-                                                         char *err, size_t err_cap) {
-    return guarded("temporal_apply", err, err_cap, [&]() -> cutout_shim_status {
+// Smooths the mattes of `frames` (items first, first + 1, ... of alpha), in
+// order, in place, and carries the state on (see cutout_shim_predict_frames).
+void smooth(cutout_shim_temporal &state, const cutout_shim_temporal_params &params,
+            const std::vector<frame> &frames, int64_t first, const at::Tensor &alpha) {
+    const int64_t height = alpha.size(1), width = alpha.size(2);
+    const double strength = params.strength;
+    for (size_t i = 0; i < frames.size(); ++i) {
+        at::Tensor a = alpha.select(0, first + static_cast<int64_t>(i));
+        a.clamp_(0.0, 1.0);
+        const at::Tensor &luma = frames[i].luma;
+        const bool predicted_here = !frames[i].reused;
+        bool fresh = !same_size(luma, state.luma) || !state.smoothed.defined() ||
+                     state.smoothed.size(0) != height || state.smoothed.size(1) != width;
+        at::Tensor out = a;
+        if (!fresh && strength > 0.0) {
+            at::Tensor change = (luma - state.luma).abs_();
+            fresh = change.mean().item<double>() > kSceneCut;
+            if (!fresh) {
+                // The previous smoothed matte, moved along the motion the
+                // frames show, is blended in where that motion is trusted
+                // and the model is unsure: edges do not trail, and noise
+                // along a motion averages out.
+                auto [u, v, residual] = motion(state.luma, luma);
+                at::Tensor trusted =
+                    1.0 - ((residual - kResidualFloor) / kResidualSpan).clamp_(0.0, 1.0);
+                const double sy = static_cast<double>(height) / luma.size(2);
+                const double sx = static_cast<double>(width) / luma.size(3);
+                if (luma.size(2) != height || luma.size(3) != width) {
+                    u = at::upsample_bilinear2d(u, {height, width}, false) * sx;
+                    v = at::upsample_bilinear2d(v, {height, width}, false) * sy;
+                    trusted = at::upsample_bilinear2d(trusted, {height, width}, false);
+                }
+                at::Tensor previous =
+                    moved(state.smoothed.view({1, 1, height, width}), u, v).view({height, width});
+                // Where the model is sure (alpha near 0 or 1) it is stable
+                // on its own, and a changed certainty is followed at once.
+                at::Tensor sure = (a * 2.0 - 1.0).abs_().pow_(16.0);
+                at::Tensor keep = trusted.view({height, width}) * (1.0 - sure) * strength;
+                out = a + keep * (previous - a);
+            }
+        }
+        state.smoothed = out.clone();
+        if (predicted_here || fresh) {
+            state.predicted = a.clone();
+            state.predicted_luma = luma;
+        }
+        state.luma = luma;
+        if (params.threshold > 0.0f && strength > 0.0) {
+            const double t = params.threshold;
+            at::Tensor binary = (out >= t).to(at::kFloat);
+            if (!fresh && state.binary.defined() && state.binary.sizes() == out.sizes()) {
+                at::Tensor undecided = at::logical_and(out >= t - kHysteresis, out < t + kHysteresis);
+                binary = at::where(undecided, state.binary, binary);
+            }
+            state.binary = binary;
+            out = binary;
+        } else {
+            state.binary = at::Tensor();
+        }
+        a.copy_(out);
+    }
+}
+
+}  // namespace
+}  // namespace cutout_shim
+
+extern "C" cutout_shim_status cutout_shim_predict_frames(
+    cutout_shim_model *model, cutout_shim_temporal *state,
+    const cutout_shim_temporal_params *temporal, const DLTensor *image, int64_t first,
+    int64_t count, const cutout_shim_predict_params *params, DLTensor *alpha_out,
+    cutout_shim_abort_fn abort, void *abort_user, char *err, size_t err_cap) {
+    return guarded("predict_frames", err, err_cap, [&]() -> cutout_shim_status {
         if (state == nullptr) fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT, "state: is NULL");
-        check_params(params);
+        check_params(temporal);
         apply_thread_count_to_this_thread();
         c10::InferenceMode inference;
         at::Tensor img = image_view(image, "image");
-        const int64_t height = img.size(1), width = img.size(2);
-        require_items(first, count, img.size(0), 0);
-        at::Tensor alpha =
-            output_view(alpha_inout, "alpha_out", img.device(), {img.size(0), height, width});
-        const double strength = params->strength;
-        for (int64_t item = first; item < first + count; ++item) {
-            at::Tensor a = alpha.select(0, item);
-            a.clamp_(0.0, 1.0);
-            auto judged = std::find_if(state->judged.begin(), state->judged.end(),
-                                       [item](const auto &j) { return j.item == item; });
-            const bool was_judged = judged != state->judged.end();
-            at::Tensor luma = was_judged ? judged->luma : reduced_luma(img, item);
-            const bool predicted_here = !(was_judged && judged->reused);
-            bool fresh = !same_size(luma, state->luma) || !state->smoothed.defined() ||
-                         state->smoothed.size(0) != height || state->smoothed.size(1) != width;
-            at::Tensor out = a;
-            if (!fresh && strength > 0.0) {
-                at::Tensor change = (luma - state->luma).abs_();
-                fresh = change.mean().item<double>() > kSceneCut;
-                if (!fresh) {
-                    // The previous smoothed matte, moved along the motion the
-                    // frames show, is blended in where that motion is trusted
-                    // and the model is unsure: edges do not trail, and noise
-                    // along a motion averages out.
-                    auto [u, v, residual] = motion(state->luma, luma);
-                    at::Tensor trusted =
-                        1.0 - ((residual - kResidualFloor) / kResidualSpan).clamp_(0.0, 1.0);
-                    const double sy = static_cast<double>(height) / luma.size(2);
-                    const double sx = static_cast<double>(width) / luma.size(3);
-                    if (luma.size(2) != height || luma.size(3) != width) {
-                        u = at::upsample_bilinear2d(u, {height, width}, false) * sx;
-                        v = at::upsample_bilinear2d(v, {height, width}, false) * sy;
-                        trusted = at::upsample_bilinear2d(trusted, {height, width}, false);
-                    }
-                    at::Tensor previous =
-                        moved(state->smoothed.view({1, 1, height, width}), u, v).view({height, width});
-                    // Where the model is sure (alpha near 0 or 1) it is stable
-                    // on its own, and a changed certainty is followed at once.
-                    at::Tensor sure = (a * 2.0 - 1.0).abs_().pow_(16.0);
-                    at::Tensor keep = trusted.view({height, width}) * (1.0 - sure) * strength;
-                    out = a + keep * (previous - a);
-                }
+        require_items(first, count, img.size(0), 1);
+        at::Tensor alpha = output_view(alpha_out, "alpha_out", img.device(),
+                                       {img.size(0), img.size(1), img.size(2)});
+        // Each frame is judged against the state as the chunk found it; the
+        // runs of frames that need the model go through it together.
+        std::vector<frame> frames;
+        int64_t run_start = first;
+        for (int64_t item = first; item <= first + count; ++item) {
+            bool reused = false;
+            if (item < first + count) {
+                at::Tensor luma = reduced_luma(img, item);
+                reused = reusable(*state, *temporal, luma, img.size(1), img.size(2));
+                if (reused) alpha.select(0, item).copy_(state->predicted);
+                frames.push_back({luma, reused});
+                if (!reused) continue;
             }
-            state->smoothed = out.clone();
-            if (predicted_here || fresh) {
-                state->predicted = a.clone();
-                state->predicted_luma = luma;
-            }
-            state->luma = luma;
-            if (params->threshold > 0.0f && strength > 0.0) {
-                const double t = params->threshold;
-                at::Tensor binary = (out >= t).to(at::kFloat);
-                if (!fresh && state->binary.defined() && state->binary.sizes() == out.sizes()) {
-                    at::Tensor undecided = at::logical_and(out >= t - kHysteresis, out < t + kHysteresis);
-                    binary = at::where(undecided, state->binary, binary);
-                }
-                state->binary = binary;
-                out = binary;
-            } else {
-                state->binary = at::Tensor();
-            }
-            a.copy_(out);
+            if (item > run_start)
+                predict_items(model, image, run_start, item - run_start, params, alpha_out, abort,
+                              abort_user);
+            run_start = item + 1;
         }
-        state->judged.clear();
+        smooth(*state, *temporal, frames, first, alpha);
         return CUTOUT_SHIM_OK;
     });
 }

@@ -458,14 +458,12 @@ struct cutout_shim_temporal {
     float *smoothed;     /* h x w */
     float *predicted;    /* h x w */
     float *frame;        /* h x w x 3, the last predicted frame */
-    int64_t reused_item; /* the item reuse answered true for, or -1 */
 };
 
 cutout_shim_status cutout_shim_temporal_new(cutout_shim_temporal **out, char *err, size_t err_cap)
 {
     *out = calloc(1, sizeof **out);
     if (!*out) return fail(CUTOUT_SHIM_ERR_OUT_OF_MEMORY, err, err_cap, "temporal: out of memory");
-    (*out)->reused_item = -1;
     return CUTOUT_SHIM_OK;
 }
 
@@ -485,36 +483,29 @@ static bool stub_temporal_params_ok(const cutout_shim_temporal_params *p)
            p->skip_below <= CUTOUT_SHIM_SKIP_MAX;
 }
 
-cutout_shim_status cutout_shim_temporal_reuse(cutout_shim_temporal *s,
-                                              const cutout_shim_temporal_params *p,
-                                              const DLTensor *image, int64_t item,
-                                              DLTensor *alpha_out, bool *reused, char *err,
-                                              size_t err_cap)
+/* Whether `item` takes the last predicted matte (written into alpha_out). */
+static bool stub_reuse(cutout_shim_temporal *s, const cutout_shim_temporal_params *p,
+                       const DLTensor *image, int64_t item, DLTensor *alpha_out)
 {
-    *reused = false;
-    if (!stub_temporal_params_ok(p))
-        return fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT, err, err_cap, "temporal params: bad");
     const int64_t h = image->shape[1], w = image->shape[2];
-    if (p->skip_below <= 0.0f || !s->frame || s->h != h || s->w != w) return CUTOUT_SHIM_OK;
+    if (p->skip_below <= 0.0f || !s->frame || s->h != h || s->w != w) return false;
     double diff = 0.0;
     for (int64_t y = 0; y < h; y++)
         for (int64_t x = 0; x < w; x++)
             for (int64_t c = 0; c < 3; c++)
                 diff += fabsf(read_at(image, (int64_t[]){item, y, x, c}) - s->frame[(y * w + x) * 3 + c]);
-    if (!(diff / (double)(h * w * 3) < p->skip_below)) return CUTOUT_SHIM_OK;
+    if (!(diff / (double)(h * w * 3) < p->skip_below)) return false;
     for (int64_t k = 0; k < h * w; k++) *float_at(alpha_out, (int64_t[]){item, k / w, k % w}) = s->predicted[k];
-    s->reused_item = item;
-    *reused = true;
-    return CUTOUT_SHIM_OK;
+    return true;
 }
 
-cutout_shim_status cutout_shim_temporal_apply(cutout_shim_temporal *s,
-                                              const cutout_shim_temporal_params *p,
-                                              const DLTensor *image, int64_t first, int64_t count,
-                                              DLTensor *alpha, char *err, size_t err_cap)
+/* Blends items [first, first + count) with the smoothed matte; reused[i]
+ * tells whether item first + i took the last predicted matte. */
+static cutout_shim_status stub_smooth(cutout_shim_temporal *s, const cutout_shim_temporal_params *p,
+                                      const DLTensor *image, int64_t first, int64_t count,
+                                      const bool *reused, DLTensor *alpha, char *err,
+                                      size_t err_cap)
 {
-    if (!stub_temporal_params_ok(p))
-        return fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT, err, err_cap, "temporal params: bad");
     const int64_t h = image->shape[1], w = image->shape[2];
     if (s->h != h || s->w != w) {
         free(s->smoothed);
@@ -540,12 +531,41 @@ cutout_shim_status cutout_shim_temporal_apply(cutout_shim_temporal *s,
             const float predicted = clamp01(*a);
             *a = predicted + p->strength * (s->smoothed[k] - predicted);
             s->smoothed[k] = *a;
-            if (item != s->reused_item) s->predicted[k] = predicted;
+            if (!reused[item - first]) s->predicted[k] = predicted;
         }
-        if (item != s->reused_item)
+        if (!reused[item - first])
             for (int64_t k = 0; k < h * w * 3; k++)
                 s->frame[k] = read_at(image, (int64_t[]){item, k / 3 / w, (k / 3) % w, k % 3});
     }
-    s->reused_item = -1;
     return CUTOUT_SHIM_OK;
+}
+
+cutout_shim_status cutout_shim_predict_frames(cutout_shim_model *model, cutout_shim_temporal *s,
+                                              const cutout_shim_temporal_params *p,
+                                              const DLTensor *image, int64_t first, int64_t count,
+                                              const cutout_shim_predict_params *params,
+                                              DLTensor *alpha, cutout_shim_abort_fn abort,
+                                              void *abort_user, char *err, size_t err_cap)
+{
+    if (!s || !stub_temporal_params_ok(p))
+        return fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT, err, err_cap, "temporal params: bad");
+    bool *reused = calloc((size_t)count + 1, sizeof *reused);
+    if (!reused) return fail(CUTOUT_SHIM_ERR_OUT_OF_MEMORY, err, err_cap, "frames: out of memory");
+    /* As the real shim: judged against the state the chunk found, the
+     * others through the model in runs. */
+    int64_t run_start = first;
+    cutout_shim_status st = CUTOUT_SHIM_OK;
+    for (int64_t item = first; item <= first + count && st == CUTOUT_SHIM_OK; item++) {
+        if (item < first + count) {
+            reused[item - first] = stub_reuse(s, p, image, item, alpha);
+            if (!reused[item - first]) continue;
+        }
+        if (item > run_start)
+            st = cutout_shim_predict_alpha(model, image, run_start, item - run_start, params, alpha,
+                                           abort, abort_user, err, err_cap);
+        run_start = item + 1;
+    }
+    if (st == CUTOUT_SHIM_OK) st = stub_smooth(s, p, image, first, count, reused, alpha, err, err_cap);
+    free(reused);
+    return st;
 }

@@ -14,6 +14,7 @@ Environment (set by CMakeLists.txt):
 Run one group: python3 test_cli.py TestOutputs
 """
 
+import json
 import os
 import pty
 import re
@@ -690,6 +691,42 @@ class TestEdgeOptions(CliTestCase):
         self.assertEqual(cropped.shape[:2], (ys.max() - ys.min() + 1, xs.max() - xs.min() + 1))
         _, letterboxed = self.cut("--fit", "letterbox", "--resolution", "256")
         self.assertEqual(letterboxed.shape, full.shape)
+
+    def test_every_advanced_input_is_an_option_read_from_nodes_json(self):
+        # The command derives its node options from the library's nodes.json:
+        # each settable input of the Advanced node is a flag (the output
+        # layout excepted, which the command sets itself), listed in the help
+        # with its range or choices.
+        with open(os.path.join(os.path.dirname(__file__), "..", "..", "nodes.json")) as f:
+            nodes = {n["id"]: n for n in json.load(f)["nodes"]}
+        usage = subprocess.run([CLI, "--help"], capture_output=True, text=True).stdout
+        settable = {"INT", "FLOAT", "BOOLEAN", "COMBO", "STRING"}
+        inputs = [i for i in nodes["CutoutRemoveBackgroundAdvanced"]["inputs"]
+                  if i["type"] in settable and i["name"] != "output"]
+        self.assertGreater(len(inputs), 15)
+        for spec in inputs:
+            flag = "--" + spec["name"].replace("_", "-")
+            self.assertRegex(usage, r"(?m)^  (-\w, )?\s*" + re.escape(flag) + r"\b", flag)
+            for option in spec.get("options", []):
+                self.assertIn(option, usage, flag)
+
+    def test_an_option_named_after_a_node_input_reaches_the_node(self):
+        # --mask-convention has no code of its own in the command: the flag
+        # comes from nodes.json, and LoadImage's polarity inverts the MASK.
+        r = run_cli("--overwrite", "--mask-only", "-o", self.path("plain"), photo("product_coffee.png"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = run_cli("--overwrite", "--mask-only", "--mask-convention", "LoadImage", "-o",
+                    self.path("inverted"), photo("product_coffee.png"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        _, plain = load(self.path("plain", "product_coffee.png"))
+        _, inverted = load(self.path("inverted", "product_coffee.png"))
+        diff = np.abs(inverted.astype(int) - (255 - plain.astype(int)))
+        self.assertLessEqual(diff.max(), 1)
+        self.assertGreater(np.abs(inverted.astype(int) - plain.astype(int)).mean(), 50)
+        bad = run_cli("--mask-convention", "upside-down", "-o", self.out, photo("product_coffee.png"))
+        self.assertEqual(bad.returncode, 2)
+        self.assertIn("--mask-convention: expected foreground = 1 or LoadImage, got 'upside-down'",
+                      bad.stderr)
 
     def test_bad_edge_options_are_usage_errors(self):
         for args in (["--threshold", "2"], ["--grow", "65"], ["--fit", "squash"],

@@ -1,6 +1,6 @@
-"""A model file is data: the hostile files of hostile_files.py, each refused
-with a one-line message before any of its code runs, and no sentinel file
-ever created.
+"""A model file is data: the hostile files tests/support/make_test_models.py
+writes are each refused with a one-line message before any of their code
+runs, and no sentinel file is ever created.
 
 - TorchScript through the cutout command (the real library): code in
   forward, in __setstate__ (which loading itself would run), random state,
@@ -25,7 +25,7 @@ import time
 import pytest
 
 import harness
-import hostile_files
+from tests.support import make_test_models as hostile_files
 
 CLI = os.environ.get("CUTOUT_TEST_CLI")
 PHOTO = harness.TESTDATA_DIR / "animal_fur_chelsea.png"
