@@ -1,7 +1,11 @@
 """Renders before/after contact sheets of the demo photos (four of
 tests/data/photos, the ones tools/bootstrap cuts out) into examples/gallery/<stem>.png: the input; with the default options
 (quality fast) the cutout over a checkerboard and the mask; with quality
-best the same two; and the best cutout on a colour, side by side.
+best the same two; and the best cutout on a colour, side by side. Then one
+sheet of a guide mask turned into a matte (mask_hint_squirrel.png): the
+soft-alpha composite of tests/data/matting, a hard, rough mask of the kind
+SAM or a brush gives, the matte with mask_mode restrict and with hint, the
+hint cutout over a checkerboard, and the true alpha.
 
 Usage, from the repository root:
        python3 -m examples.gallery.render_gallery [--library build/libcutout.so]
@@ -16,6 +20,7 @@ import numpy as np
 import torch
 
 from tests.support import edge_support as es
+from tests.support import matting_support as ms
 
 PHOTOS = ["animal_fur_chelsea.png", "portrait_astronaut.png", "portrait_hair_kodim04.png", "product_coffee.png"]
 GALLERY = os.path.join(es.ROOT, "examples", "gallery")
@@ -71,7 +76,31 @@ def main():
         path = os.path.join(GALLERY, os.path.splitext(name)[0] + ".png")
         es.save_image(path, sheet(panels, args.height))
         print(path)
+    print(mask_modes_sheet(ctx, args.height))
     return 0
+
+
+def mask_modes_sheet(ctx, height):
+    """The hint sheet (see the module's docstring); returns its path."""
+    folder = os.path.join(es.ROOT, "tests", "data", "matting")
+    photo = es.load_image(os.path.join(folder, "squirrel_over_aqua.png"))[:, :, :3]
+    truth = es.load_image(os.path.join(folder, "squirrel_over_aqua_alpha.png"))
+    truth = truth[:, :, 0] if truth.ndim == 3 else truth
+    hard = ms.coarse_mask(truth, np.random.default_rng(7))
+    guide = torch.from_numpy(hard)[None]
+    gray = lambda m: np.repeat(np.asarray(m)[:, :, None], 3, axis=2)
+    panels = [photo, gray(hard)]
+    for mode in ("restrict", "hint"):
+        out, mask, _ = es.remove_background(ctx, es.batch(photo), mask=guide, mask_mode=mode,
+                                            foreground="estimate")
+        panels.append(gray(mask[0].numpy()))
+    rgba = out[0].numpy()
+    a = rgba[:, :, 3:]
+    panels.append(rgba[:, :, :3] * a + checkerboard(*a.shape[:2]) * (1 - a))
+    panels.append(gray(truth))
+    path = os.path.join(GALLERY, "mask_hint_squirrel.png")
+    es.save_image(path, sheet(panels, height))
+    return path
 
 
 if __name__ == "__main__":

@@ -33,6 +33,35 @@ static cutout_status predict_chunk(const loaded_model *model, const node_tensors
     return CUTOUT_OK;
 }
 
+/* A mask that hint and trimap read pixel for pixel: present, at the
+ * image's size, and for a trimap within 0..1. Errors: INVALID_INPUT. */
+static cutout_status check_mask_for_mode(const node_tensors *t, int32_t mode)
+{
+    const char *name = mode == CUTOUT_SHIM_MASK_HINT ? "hint" : "trimap";
+    if (!t->mask)
+        return cutout_error_set(CUTOUT_ERR_INVALID_INPUT, "mask: mask_mode %s needs a mask (got none)",
+                                name);
+    const image_shape is = t->image_shape;
+    const mask_shape ms = t->mask_shape;
+    if (ms.height != is.height || ms.width != is.width)
+        return cutout_error_set(CUTOUT_ERR_INVALID_INPUT,
+                                "mask: mask_mode %s needs the image's size %lld x %lld (got %lld x "
+                                "%lld)",
+                                name, (long long)is.height, (long long)is.width,
+                                (long long)ms.height, (long long)ms.width);
+    if (mode != CUTOUT_SHIM_MASK_TRIMAP) return CUTOUT_OK;
+    char err[1024] = "";
+    double low = 0.0, high = 0.0;
+    cutout_shim_status ss = cutout_shim_value_range(t->mask, &low, &high, err, sizeof err);
+    if (ss != CUTOUT_SHIM_OK) return node_shim_failed(ss, err);
+    if (low < 0.0 || high > 1.0)
+        return cutout_error_set(CUTOUT_ERR_INVALID_INPUT,
+                                "mask: a trimap holds 0 (background), 1 (foreground) and values "
+                                "between (unknown); expected 0..1, got %g..%g",
+                                low, high);
+    return CUTOUT_OK;
+}
+
 cutout_status matte_batch_run(cutout_context *ctx, const bound_inputs *in,
                               const cutout_run_params *run, const matte_steps *steps,
                               image_shape *shape, DLManagedTensor **image_out,
@@ -50,6 +79,9 @@ cutout_status matte_batch_run(cutout_context *ctx, const bound_inputs *in,
     if (st == CUTOUT_OK)
         st = node_prepare_tensors(ctx, in, NULL, (steps->channels + 1) * (int64_t)sizeof(float),
                                   &t);
+    const int32_t mask_mode = steps->finish ? steps->finish->mask_mode : CUTOUT_SHIM_MASK_RESTRICT;
+    if (st == CUTOUT_OK && mask_mode != CUTOUT_SHIM_MASK_RESTRICT)
+        st = check_mask_for_mode(&t, mask_mode);
     const loaded_model *model = NULL;
     if (st == CUTOUT_OK) st = models_get(ctx, model_name, precision, &model);
     if (st != CUTOUT_OK) return st;

@@ -29,13 +29,15 @@ typedef struct matte_steps {
 /* Checks every common input (image, mask, batch_size, model, precision,
  * quality) before any work, allocates IMAGE (B x H x W x channels) and
  * MASK (B x H x W) once on the image's device, and runs the batch loop:
- * per chunk of batch_size items one shim call predicts and one finishes
- * them (with temporal steps: each item may first reuse the last matte,
- * the predicted items go through the model, and one call smooths the
- * chunk); progress after each item, abort polled before each item and
- * inside the shim. A chunk that runs out of memory is tried again at half
- * its size (and later chunks keep that size). The state carried between
- * frames is run->temporal's, or this call's own. On success the caller owns *image_out and *mask_out and
+ * per chunk of batch_size items one shim call predicts them (for frames,
+ * reusing a near-identical frame's matte and smoothing, in the same call)
+ * and one finishes them; progress after each item, abort polled before
+ * each item and inside the shim. With a finish mask_mode of hint or
+ * trimap, the mask must be given at the image's size (and a trimap hold
+ * values in 0..1): checked before any work. A chunk that runs out of
+ * memory is tried again at half its size (and later chunks keep that
+ * size). The state carried between frames is run->temporal's, or this
+ * call's own. On success the caller owns *image_out and *mask_out and
  * *shape is the image's; on any other status both are NULL and nothing
  * stays allocated. Thread-safe for distinct outputs.
  * Errors: those of node_prepare_tensors and models_get, the shim's,

@@ -67,8 +67,14 @@ static const node_choice fit_choices[] = {{"auto", CUTOUT_SHIM_FIT_AUTO},
 static const node_choice foreground_choices[] = {{"original", CUTOUT_SHIM_FOREGROUND_ORIGINAL},
                                                  {"estimate", CUTOUT_SHIM_FOREGROUND_ESTIMATE},
                                                  {NULL, 0}};
-static const node_choice refinement_choices[] = {
-    {"none", CUTOUT_SHIM_REFINE_NONE}, {"guided", CUTOUT_SHIM_REFINE_GUIDED}, {NULL, 0}};
+static const node_choice refinement_choices[] = {{"none", CUTOUT_SHIM_REFINE_NONE},
+                                                 {"guided", CUTOUT_SHIM_REFINE_GUIDED},
+                                                 {"matting", CUTOUT_SHIM_REFINE_MATTING},
+                                                 {NULL, 0}};
+static const node_choice mask_mode_choices[] = {{"restrict", CUTOUT_SHIM_MASK_RESTRICT},
+                                                {"hint", CUTOUT_SHIM_MASK_HINT},
+                                                {"trimap", CUTOUT_SHIM_MASK_TRIMAP},
+                                                {NULL, 0}};
 static const node_choice output_choices[] = {{"RGBA", CUTOUT_SHIM_OUTPUT_RGBA},
                                              {"RGB + MASK", CUTOUT_SHIM_OUTPUT_RGB},
                                              {"premultiplied RGBA", CUTOUT_SHIM_OUTPUT_PREMULTIPLIED},
@@ -84,6 +90,9 @@ const node_input node_remove_background_advanced_inputs[] = {
     NODE_BOOLEAN("invert_mask"),
     NODE_COMBO("foreground", foreground_choices),
     NODE_COMBO("edge_refinement", refinement_choices),
+    NODE_COMBO("mask_mode", mask_mode_choices),
+    NODE_INT("mask_band", 1, CUTOUT_SHIM_BAND_MAX, 1),
+    NODE_INT("despeckle", 0, CUTOUT_SHIM_DESPECKLE_MAX, 1),
     NODE_COMBO("output", output_choices),
     NODE_COMBO("mask_convention", node_mask_convention_choices),
     NODE_BOOLEAN("crop_to_subject"),
@@ -115,6 +124,8 @@ static cutout_status read_options(const bound_inputs *in, advanced_options *o)
     o->finish.blur = (float)inputs_get(in, "mask_blur")->i;
     o->finish.grow = (int32_t)inputs_get(in, "mask_grow")->i;
     o->finish.invert = inputs_get(in, "invert_mask")->b;
+    o->finish.mask_band = (int32_t)inputs_get(in, "mask_band")->i;
+    o->finish.despeckle = inputs_get(in, "despeckle")->i;
     o->crop = inputs_get(in, "crop_to_subject")->b;
     o->crop_padding = inputs_get(in, "crop_padding")->i;
     o->temporal.struct_size = sizeof o->temporal;
@@ -127,6 +138,8 @@ static cutout_status read_options(const bound_inputs *in, advanced_options *o)
         st = node_choice_of(in, "foreground", foreground_choices, &o->finish.foreground);
     if (st == CUTOUT_OK)
         st = node_choice_of(in, "edge_refinement", refinement_choices, &o->finish.edge_refinement);
+    if (st == CUTOUT_OK)
+        st = node_choice_of(in, "mask_mode", mask_mode_choices, &o->finish.mask_mode);
     if (st == CUTOUT_OK) st = node_choice_of(in, "output", output_choices, &o->finish.output);
     if (st == CUTOUT_OK)
         st = node_choice_of(in, "mask_convention", node_mask_convention_choices, &convention);
@@ -178,6 +191,9 @@ cutout_status node_remove_background_advanced_run(cutout_context *ctx, const bou
     advanced_options opt;
     cutout_status st = read_options(in, &opt);
     if (st != CUTOUT_OK) return st;
+    /* Cancel reaches the matting solver between its iterations. */
+    opt.finish.abort = run ? run->should_abort : NULL;
+    opt.finish.abort_user = run ? run->abort_user : NULL;
 
     /* 1-3. Checks, outputs and the batch loop, as the basic node, with this
      *      node's processing size, matte steps and output layout. */

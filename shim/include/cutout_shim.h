@@ -134,10 +134,18 @@ cutout_shim_status cutout_shim_find_nonfinite(const DLTensor *t, int64_t *nonfin
                                               int64_t *first_item, char *err,
                                               size_t err_cap);
 
+/* The smallest and largest value of `t` (any dtype, strides and device) as
+ * the nodes read it: uint8 divided by 255, floats as they are.
+ * Errors: INVALID_INPUT (no values), INVALID_ARGUMENT. */
+cutout_shim_status cutout_shim_value_range(const DLTensor *t, double *low, double *high,
+                                           char *err, size_t err_cap);
+
 /* Edge limits the finishing step can do (the node specs' ranges must lie
  * within them; the library checks that when a context is created). */
 #define CUTOUT_SHIM_GROW_MAX 64           /* |grow| in px */
 #define CUTOUT_SHIM_BLUR_MAX 256          /* blur radius in px */
+#define CUTOUT_SHIM_BAND_MAX 64           /* mask_band in px */
+#define CUTOUT_SHIM_DESPECKLE_MAX 4194304 /* despeckle area in px (the pixel limit) */
 #define CUTOUT_SHIM_PROCESS_SIZE_MIN 16   /* model input side, when not native (0) */
 #define CUTOUT_SHIM_PROCESS_SIZE_MAX 8192
 
@@ -201,6 +209,11 @@ typedef bool (*cutout_shim_item_fn)(void *user, int64_t item);
 
 #define CUTOUT_SHIM_REFINE_NONE 0
 #define CUTOUT_SHIM_REFINE_GUIDED 1 /* guided filter, the image's colour as guide */
+#define CUTOUT_SHIM_REFINE_MATTING 2 /* alpha solved from the image where the matte is soft */
+
+#define CUTOUT_SHIM_MASK_RESTRICT 0 /* alpha x guide */
+#define CUTOUT_SHIM_MASK_HINT 1     /* guide = a coarse selection; its edge band is solved */
+#define CUTOUT_SHIM_MASK_TRIMAP 2   /* guide = 0 / 1 / between (unknown, solved) */
 
 #define CUTOUT_SHIM_OUTPUT_RGBA 0          /* B x H x W x 4, straight alpha */
 #define CUTOUT_SHIM_OUTPUT_RGB 1           /* B x H x W x 3 (straight RGB), alpha in the MASK */
@@ -216,26 +229,42 @@ typedef struct cutout_shim_finish_params {
     int32_t foreground;     /* CUTOUT_SHIM_FOREGROUND_* */
     int32_t output;         /* CUTOUT_SHIM_OUTPUT_* */
     bool mask_transparent_is_one; /* MASK = 1 - alpha (LoadImage convention) */
+    int32_t mask_mode;      /* CUTOUT_SHIM_MASK_*: what the guide means */
+    int32_t mask_band;      /* MASK_HINT: px on each side of the guide's edge, 1..BAND_MAX */
+    int64_t despeckle;      /* px: islands and holes smaller than this go; 0 = off */
+    cutout_shim_abort_fn abort; /* polled between matting iterations; may be NULL */
+    void *abort_user;
 } cutout_shim_finish_params;
 
 /* Finishes items [first, first+count) of a run. On entry alpha_inout holds
  * each item's predicted matte; the steps are, in this order:
  *   alpha  = clamp(alpha, 0, 1)
  *            x image[item, :, :, 3]            (when C = 4, clamped to 0..1)
- *            x resize(guide[item])             (when guide != NULL; guide is
- *              B x H' x W' or H' x W' of any dtype; a batch of 1 or an
- *              H' x W' guide applies to every item; resized bilinearly to
- *              H x W when its size differs, values clamped to 0..1)
- *   guided filter (edge_refinement), threshold, grow/shrink, blur, invert
+ *   the guide (when guide != NULL; B x H' x W' or H' x W' of any dtype, a
+ *   batch of 1 or an H' x W' guide applying to every item), by mask_mode:
+ *     RESTRICT  alpha x guide, the guide resized bilinearly to H x W when
+ *               its size differs, values clamped to 0..1
+ *     HINT      the guide (H x W) is a coarse selection (>= 0.5): alpha is
+ *               1 inside it and 0 outside, and in a band of mask_band px on
+ *               each side of its edge solved from the image (matting.hpp),
+ *               pulled towards the predicted alpha
+ *     TRIMAP    the guide (H x W, values in 0..1) is 0 background, 1
+ *               foreground, unknown between; the unknown is solved so
+ *   edge refinement (GUIDED: guided filter; MATTING: alpha solved where
+ *   the matte is soft or at its edge), threshold, despeckle, grow/shrink,
+ *   blur, invert
  *   RGB    = input RGB (float32, uint8 divided by 255), or the estimated
  *            foreground where 0 < alpha < 1
  *   out_image[item] = RGB + alpha, RGB only, or RGB x alpha + alpha
  *   alpha_inout[item] = alpha, or 1 - alpha (mask_transparent_is_one)
  * `params` NULL means the defaults: no refinement, original RGB, RGBA.
  * out_image is B x H x W x 4 (x 3 for OUTPUT_RGB) float32 compact on the
- * image's device. `on_item` (may be NULL) is called after each item.
- * Errors: INVALID_ARGUMENT (params, items), INVALID_INPUT, DEVICE,
- * OUT_OF_MEMORY, CANCELLED (on_item returned false). */
+ * image's device. `on_item` (may be NULL) is called after each item;
+ * params->abort between matting iterations.
+ * Errors: INVALID_ARGUMENT (params, items), INVALID_INPUT (a guide of
+ * another size than the image, or none, for HINT and TRIMAP; a trimap with
+ * values outside 0..1), DEVICE, OUT_OF_MEMORY, CANCELLED (on_item returned
+ * false, or abort true). */
 cutout_shim_status cutout_shim_finish_items(const DLTensor *image, const DLTensor *guide,
                                             int64_t first, int64_t count,
                                             const cutout_shim_finish_params *params,

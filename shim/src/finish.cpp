@@ -7,8 +7,10 @@
 #include <cmath>
 #include <string>
 
+#include "despeckle.hpp"
 #include "guard.hpp"
 #include "matte_ops.hpp"
+#include "matting.hpp"
 #include "tensor_bridge.hpp"
 #include "threads.hpp"
 
@@ -60,10 +62,25 @@ void check_finish_params(const cutout_shim_finish_params *p) {
                  std::to_string(sizeof(cutout_shim_finish_params)) + ", got " +
                  std::to_string(p->struct_size) + ")");
     if (p->edge_refinement != CUTOUT_SHIM_REFINE_NONE &&
-        p->edge_refinement != CUTOUT_SHIM_REFINE_GUIDED)
-        fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT, "edge_refinement: unknown (expected none or "
-                                               "guided, got " +
+        p->edge_refinement != CUTOUT_SHIM_REFINE_GUIDED &&
+        p->edge_refinement != CUTOUT_SHIM_REFINE_MATTING)
+        fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT, "edge_refinement: unknown (expected none, "
+                                               "guided or matting, got " +
                                                    std::to_string(p->edge_refinement) + ")");
+    if (p->mask_mode != CUTOUT_SHIM_MASK_RESTRICT && p->mask_mode != CUTOUT_SHIM_MASK_HINT &&
+        p->mask_mode != CUTOUT_SHIM_MASK_TRIMAP)
+        fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT,
+             "mask_mode: unknown (expected restrict, hint or trimap, got " +
+                 std::to_string(p->mask_mode) + ")");
+    if (p->mask_mode == CUTOUT_SHIM_MASK_HINT &&
+        (p->mask_band < 1 || p->mask_band > CUTOUT_SHIM_BAND_MAX))
+        fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT,
+             "mask_band: out of range (expected 1.." + std::to_string(CUTOUT_SHIM_BAND_MAX) +
+                 ", got " + std::to_string(p->mask_band) + ")");
+    if (p->despeckle < 0 || p->despeckle > CUTOUT_SHIM_DESPECKLE_MAX)
+        fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT,
+             "despeckle: out of range (expected 0.." + std::to_string(CUTOUT_SHIM_DESPECKLE_MAX) +
+                 ", got " + std::to_string(p->despeckle) + ")");
     if (!(p->threshold >= 0.0f && p->threshold <= 1.0f))
         fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT,
              "threshold: out of range (expected 0..1, got " + std::to_string(p->threshold) + ")");
@@ -102,6 +119,7 @@ extern "C" cutout_shim_status cutout_shim_finish_items(const DLTensor *image, co
     return guarded("finish_items", err, err_cap, [&]() -> cutout_shim_status {
         cutout_shim_finish_params p{};
         p.struct_size = sizeof p;
+        p.mask_band = 1;
         if (params != nullptr) {
             check_finish_params(params);
             p = *params;
@@ -116,12 +134,16 @@ extern "C" cutout_shim_status cutout_shim_finish_items(const DLTensor *image, co
         const int64_t out_c = p.output == CUTOUT_SHIM_OUTPUT_RGB ? 3 : 4;
         at::Tensor out = output_view(out_image, "out_image", device, {batch, height, width, out_c});
         const mask_source guides(guide, device, "guide");
+        const char *mode = p.mask_mode == CUTOUT_SHIM_MASK_HINT     ? "mask_mode hint"
+                           : p.mask_mode == CUTOUT_SHIM_MASK_TRIMAP ? "mask_mode trimap"
+                                                                    : nullptr;
+        if (mode != nullptr && !guides.present())
+            fail(CUTOUT_SHIM_ERR_INVALID_INPUT, std::string("guide: ") + mode + " needs one (got none)");
 
         for (int64_t item = first; item < first + count; ++item) {
             at::Tensor pixels = img.select(0, item);
             at::Tensor a = alpha.select(0, item).clamp(0.0, 1.0);
             if (img.size(3) == 4) a.mul_(to_float01(pixels.select(2, 3)).clamp(0.0, 1.0));
-            if (guides.present()) a.mul_(guides.plane(item, height, width));
 
             at::Tensor rgb = to_float01(pixels.narrow(2, 0, 3));  // exact for every dtype
             at::Tensor chw;  // the clamped image as 3 x H x W, made only when a filter needs it
@@ -129,11 +151,32 @@ extern "C" cutout_shim_status cutout_shim_finish_items(const DLTensor *image, co
                 if (!chw.defined()) chw = rgb.clamp(0.0, 1.0).permute({2, 0, 1}).contiguous();
                 return chw;
             };
+            if (guides.present() && mode == nullptr) {
+                a.mul_(guides.plane(item, height, width));
+            } else if (guides.present()) {
+                at::Tensor g = guides.exact_plane(item, height, width, mode);
+                trimap t;
+                if (p.mask_mode == CUTOUT_SHIM_MASK_HINT) {
+                    t = trimap_from_hint(g, p.mask_band);
+                } else {
+                    const double low = g.min().item<double>(), high = g.max().item<double>();
+                    if (!(low >= 0.0 && high <= 1.0))
+                        fail(CUTOUT_SHIM_ERR_INVALID_INPUT,
+                             "guide: a trimap holds 0 (background), 1 (foreground) and values "
+                             "between (unknown), expected 0..1, got " + std::to_string(low) +
+                                 ".." + std::to_string(high));
+                    t = trimap_from_values(g);
+                }
+                a = solve_matte(image_chw(), t, a, p.abort, p.abort_user);
+            }
             if (p.edge_refinement == CUTOUT_SHIM_REFINE_GUIDED) {
                 const int64_t r = std::max<int64_t>(2, std::llround(std::max(height, width) / 256.0));
                 a = guided_filter(image_chw(), a, r, kGuidedEps);
+            } else if (p.edge_refinement == CUTOUT_SHIM_REFINE_MATTING) {
+                a = solve_matte(image_chw(), trimap_from_matte(a), a, p.abort, p.abort_user);
             }
             if (p.threshold > 0.0f) a = (a >= p.threshold).to(at::kFloat);
+            a = despeckle(a, p.despeckle);
             a = grow_matte(a, p.grow);
             a = blur_matte(a, p.blur);
             if (p.invert) a = 1.0 - a;

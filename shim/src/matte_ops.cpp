@@ -14,21 +14,30 @@ namespace {
 constexpr int64_t kFusionRadiusWide = 90;
 constexpr int64_t kFusionRadiusNarrow = 6;
 
-// Mean over the window [i - r, i + r] along `dim`, clipped at the borders
-// (so every output is an average of real pixels). O(n) via prefix sums.
-at::Tensor box_mean_dim(const at::Tensor &x, int64_t dim, int64_t r) {
+// Sums over the window [i - r, i + r] along `dim`, clipped at the borders,
+// accumulated in `acc` by prefix sums: O(n) whatever r.
+at::Tensor box_sum_dim(const at::Tensor &x, int64_t dim, int64_t r, at::ScalarType acc) {
     const int64_t n = x.size(dim);
-    at::Tensor c = at::cumsum(x.to(at::kDouble), dim);
+    at::Tensor c = at::cumsum(x.to(acc), dim);
     std::vector<int64_t> zero_shape(x.sizes().begin(), x.sizes().end());
     zero_shape[dim] = 1;
     c = at::cat({at::zeros(zero_shape, c.options()), c}, dim);  // c[k] = sum of x[0..k)
     auto long_opts = at::TensorOptions().dtype(at::kLong).device(x.device());
     at::Tensor i = at::arange(n, long_opts);
     at::Tensor hi = (i + r + 1).clamp_max(n), lo = (i - r).clamp_min(0);
-    at::Tensor sum = c.index_select(dim, hi) - c.index_select(dim, lo);
+    return c.index_select(dim, hi) - c.index_select(dim, lo);
+}
+
+// Mean over the window [i - r, i + r] along `dim`, clipped at the borders
+// (so every output is an average of real pixels), summed in float64.
+at::Tensor box_mean_dim(const at::Tensor &x, int64_t dim, int64_t r) {
+    const int64_t n = x.size(dim);
+    at::Tensor sum = box_sum_dim(x, dim, r, at::kDouble);
+    auto long_opts = at::TensorOptions().dtype(at::kLong).device(x.device());
+    at::Tensor i = at::arange(n, long_opts);
     std::vector<int64_t> count_shape(x.dim(), 1);
     count_shape[dim] = n;
-    at::Tensor count = (hi - lo).to(at::kDouble).view(count_shape);
+    at::Tensor count = ((i + r + 1).clamp_max(n) - (i - r).clamp_min(0)).to(at::kDouble).view(count_shape);
     return (sum / count).to(x.scalar_type());
 }
 
@@ -38,6 +47,10 @@ at::Tensor box_mean(const at::Tensor &x, int64_t r) {
 }
 
 }  // namespace
+
+at::Tensor box_sum(const at::Tensor &x, int64_t r, at::ScalarType acc) {
+    return box_sum_dim(box_sum_dim(x, x.dim() - 1, r, acc), x.dim() - 2, r, acc);
+}
 
 // Guided filter (He, Sun, Tang 2010) of matte p (H x W) with the colour
 // image I (3 x H x W) as guide, radius r: per window, p ~ a . I + b.

@@ -18,6 +18,11 @@ constexpr double kGuidedEps = 1e-3;
 // image I (3 x H x W) as guide, radius r; the result is clamped to 0..1.
 at::Tensor guided_filter(const at::Tensor &I, const at::Tensor &p, int64_t r, double eps);
 
+// Sums of x (... x H x W) over the (2r+1) x (2r+1) window around each pixel,
+// clipped at the borders, accumulated in `acc` by prefix sums (the cost
+// does not grow with r); the result is in `acc`.
+at::Tensor box_sum(const at::Tensor &x, int64_t r, at::ScalarType acc);
+
 // Dilation (grow > 0) or erosion (grow < 0) of an H x W matte by a
 // (2|grow|+1) square; `a` itself when grow is 0.
 at::Tensor grow_matte(const at::Tensor &a, int64_t grow);

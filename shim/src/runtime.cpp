@@ -92,3 +92,20 @@ extern "C" cutout_shim_status cutout_shim_find_nonfinite(const DLTensor *t, int6
         return CUTOUT_SHIM_OK;
     });
 }
+
+extern "C" cutout_shim_status cutout_shim_value_range(const DLTensor *t, double *low, double *high,
+                                                      char *err, size_t err_cap) {
+    if (low != nullptr) *low = 0.0;
+    if (high != nullptr) *high = 0.0;
+    return guarded("value_range", err, err_cap, [&]() -> cutout_shim_status {
+        if (low == nullptr || high == nullptr) fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT, "low, high: NULL");
+        apply_thread_count_to_this_thread();
+        c10::InferenceMode inference;
+        at::Tensor v = view_of(t, "tensor");
+        if (v.numel() == 0) fail(CUTOUT_SHIM_ERR_INVALID_INPUT, "tensor: empty");
+        at::Tensor m = to_float01(v);
+        *low = m.min().item<double>();
+        *high = m.max().item<double>();
+        return CUTOUT_SHIM_OK;
+    });
+}

@@ -324,7 +324,7 @@ mask_source::mask_source(const DLTensor *mask, const c10::Device &device,
                  ")");
 }
 
-at::Tensor mask_source::plane(int64_t item, int64_t height, int64_t width) const {
+at::Tensor mask_source::item_of(int64_t item) const {
     at::Tensor m = view_;
     if (m.dim() == 3) {
         if (m.size(0) != 1 && item >= m.size(0))
@@ -334,12 +334,27 @@ at::Tensor mask_source::plane(int64_t item, int64_t height, int64_t width) const
                      std::to_string(item) + ")");
         m = m.select(0, m.size(0) == 1 ? 0 : item);
     }
-    at::Tensor g = to_float01(m).clamp(0.0, 1.0);
+    return m;
+}
+
+at::Tensor mask_source::plane(int64_t item, int64_t height, int64_t width) const {
+    at::Tensor g = to_float01(item_of(item)).clamp(0.0, 1.0);
     if (g.size(0) != height || g.size(1) != width)
         g = resize_bilinear(g.view({1, 1, g.size(0), g.size(1)}), height, width)
                 .view({height, width})
                 .clamp_(0.0, 1.0);
     return g;
+}
+
+at::Tensor mask_source::exact_plane(int64_t item, int64_t height, int64_t width,
+                                    const std::string &why) const {
+    at::Tensor m = item_of(item);
+    if (m.size(0) != height || m.size(1) != width)
+        fail(CUTOUT_SHIM_ERR_INVALID_INPUT,
+             name_ + ": " + why + " needs the image's size " + std::to_string(height) + " x " +
+                 std::to_string(width) + " (got " + std::to_string(m.size(0)) + " x " +
+                 std::to_string(m.size(1)) + ")");
+    return to_float01(m);
 }
 
 int64_t nonfinite_count(const at::Tensor &t) {

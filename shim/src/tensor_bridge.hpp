@@ -107,8 +107,14 @@ public:
     // when its size differs. Throws shim_error(INVALID_INPUT) when the
     // mask has neither 1 nor more than `item` items.
     at::Tensor plane(int64_t item, int64_t height, int64_t width) const;
+    // Item `item`'s plane as float32 H x W, neither resized nor clamped.
+    // Throws shim_error(INVALID_INPUT) naming `why` when its size is not
+    // height x width, or as plane() does.
+    at::Tensor exact_plane(int64_t item, int64_t height, int64_t width,
+                           const std::string &why) const;
 
 private:
+    at::Tensor item_of(int64_t item) const;
     at::Tensor view_;
     std::string name_;
 };

@@ -221,6 +221,27 @@ static float *float_at(DLTensor *t, const int64_t *index)
 
 static float clamp01(float v) { return v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v); }
 
+cutout_shim_status cutout_shim_value_range(const DLTensor *t, double *low, double *high,
+                                           char *err, size_t err_cap)
+{
+    int64_t total = 1, index[8] = {0};
+    for (int d = 0; d < t->ndim; d++) total *= t->shape[d];
+    if (total == 0) return fail(CUTOUT_SHIM_ERR_INVALID_INPUT, err, err_cap, "tensor: empty");
+    *low = INFINITY;
+    *high = -INFINITY;
+    for (int64_t k = 0; k < total; k++) {
+        int64_t rest = k;
+        for (int d = t->ndim - 1; d >= 0; d--) {
+            index[d] = rest % t->shape[d];
+            rest /= t->shape[d];
+        }
+        const double v = read_at(t, index);
+        if (v < *low) *low = v;
+        if (v > *high) *high = v;
+    }
+    return CUTOUT_SHIM_OK;
+}
+
 cutout_shim_status cutout_shim_find_nonfinite(const DLTensor *t, int64_t *nonfinite,
                                               int64_t *first_item, char *err, size_t err_cap)
 {
@@ -323,6 +344,9 @@ static int64_t mask_item_of(const DLTensor *m, int64_t item)
     return m->ndim == 3 && m->shape[0] > 1 ? item : 0;
 }
 
+/* The stub's finish multiplies by the guide whatever mask_mode says (the
+ * matting solve of hint and trimap is the real shim's) and ignores edge
+ * refinement and despeckle: the plugin's plumbing is what it tests. */
 cutout_shim_status cutout_shim_finish_items(const DLTensor *image, const DLTensor *guide,
                                             int64_t first, int64_t count,
                                             const cutout_shim_finish_params *params,
@@ -330,7 +354,9 @@ cutout_shim_status cutout_shim_finish_items(const DLTensor *image, const DLTenso
                                             cutout_shim_item_fn on_item, void *on_item_user,
                                             char *err, size_t err_cap)
 {
-    cutout_shim_finish_params plain = {sizeof plain, 0, 0.0f, 0, 0.0f, false, 0, 0, false};
+    cutout_shim_finish_params plain;
+    memset(&plain, 0, sizeof plain);
+    plain.struct_size = sizeof plain;
     const cutout_shim_finish_params *p = params ? params : &plain;
     if (p->struct_size < sizeof *p)
         return fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT, err, err_cap, "params: bad");
