@@ -11,31 +11,7 @@
 #include <string.h>
 
 #include "cutout_shim.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                              \
-    do {                                                              \
-        if (!(cond)) {                                                \
-            fprintf(stderr, "line %d: ", __LINE__);                   \
-            fprintf(stderr, __VA_ARGS__);                             \
-            fprintf(stderr, "\n");                                    \
-            failures++;                                               \
-        }                                                             \
-    } while (0)
-
-/* A compact CPU float32 tensor over `data`. */
-static DLTensor tensor(float *data, int32_t ndim, int64_t *shape)
-{
-    DLTensor t;
-    memset(&t, 0, sizeof t);
-    t.data = data;
-    t.device.device_type = kDLCPU;
-    t.ndim = ndim;
-    t.dtype = (DLDataType){kDLFloat, 32, 1};
-    t.shape = shape;
-    return t;
-}
+#include "edge_test.h"
 
 static cutout_shim_finish_params defaults(void)
 {

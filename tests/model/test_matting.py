@@ -67,10 +67,9 @@ def refused(context, rgb, mask, expected, **options):
 
 def main():
     library, models, data = sys.argv[1:4]
-    if not os.path.exists(os.path.join(models, f"{MODEL}.pt")):
-        print(f"FAIL: models/{MODEL}.pt is missing (tools/fetch-model u2netp fetches it)")
+    context = es.model_context(library, models, MODEL)
+    if context is None:
         return 1
-    context = es.open_context(library, [models])
     rgb, alpha = load(data)
     failures = 0
 

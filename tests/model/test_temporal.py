@@ -67,10 +67,9 @@ def skipped_frames(context, cut, bg):
 
 def main():
     library, models, photos = sys.argv[1:4]
-    if not os.path.exists(os.path.join(models, f"{MODEL}.pt")):
-        print(f"FAIL: models/{MODEL}.pt is missing (tools/fetch-model --all fetches it)")
+    context = es.model_context(library, models, MODEL)
+    if context is None:
         return 1
-    context = es.open_context(library, [models])
     with Image.open(os.path.join(photos, "rgba_bear_tuxpaint.png")) as cut, \
             Image.open(os.path.join(photos, "product_coffee.png")) as bg:
         videos = {

@@ -25,6 +25,15 @@ def open_context(library_path, model_dirs=(), num_threads=None):
     return lib.Context(library, model_dirs=model_dirs, device="cpu", num_threads=num_threads)
 
 
+def model_context(library_path, models_dir, model):
+    """open_context on models_dir when models_dir/<model>.pt exists; else
+    None, after printing the FAIL line that says how to fetch it."""
+    if not os.path.exists(os.path.join(models_dir, f"{model}.pt")):
+        print(f"FAIL: models/{model}.pt is missing (tools/fetch-model --all fetches it)")
+        return None
+    return open_context(library_path, [models_dir])
+
+
 def _kind(value):
     if isinstance(value, torch.Tensor):
         return lib.VALUE_TENSOR
