@@ -6,6 +6,7 @@
 #ifndef CUTOUT_EDGE_TEST_H
 #define CUTOUT_EDGE_TEST_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 

@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-uint8_t *png_read_rgb(const char *path, int64_t *height, int64_t *width) {
+/* Reads `path` in libpng's simplified `format`. */
+static uint8_t *png_read_as(const char *path, uint32_t format, int64_t *height, int64_t *width) {
     png_image image;
     memset(&image, 0, sizeof image);
     image.version = PNG_IMAGE_VERSION;
@@ -14,7 +15,7 @@ uint8_t *png_read_rgb(const char *path, int64_t *height, int64_t *width) {
         fprintf(stderr, "%s: cannot read PNG (%s)\n", path, image.message);
         return NULL;
     }
-    image.format = PNG_FORMAT_RGB;
+    image.format = format;
     size_t bytes = PNG_IMAGE_SIZE(image);
     uint8_t *pixels = calloc(1, bytes); /* an alpha dropped composites onto these zeros */
     if (pixels == NULL) {
@@ -31,4 +32,12 @@ uint8_t *png_read_rgb(const char *path, int64_t *height, int64_t *width) {
     *height = image.height;
     *width = image.width;
     return pixels;
+}
+
+uint8_t *png_read_rgb(const char *path, int64_t *height, int64_t *width) {
+    return png_read_as(path, PNG_FORMAT_RGB, height, width);
+}
+
+uint8_t *png_read_rgba(const char *path, int64_t *height, int64_t *width) {
+    return png_read_as(path, PNG_FORMAT_RGBA, height, width);
 }
