@@ -1,8 +1,9 @@
 // temporal.cpp - the exported temporal smoothing of frame batches: each
 // frame's matte blended with the last smoothed one moved along the
-// estimated motion, gated by how well that motion explains the frame and
-// by the model's confidence, reset at scene cuts, with hysteresis around a
-// threshold, and optionally the last matte reused for a near-identical frame.
+// estimated motion (motion.hpp), gated by how well that motion explains the
+// frame and by the model's confidence, reset at scene cuts, with hysteresis
+// around a threshold, and optionally the last matte reused for a
+// near-identical frame.
 #include <torch/script.h>
 
 #include <algorithm>
@@ -13,30 +14,19 @@
 #include <vector>
 
 #include "guard.hpp"
+#include "motion.hpp"
 #include "predict.hpp"
 #include "tensor_bridge.hpp"
 #include "threads.hpp"
 
-// Motion is judged on luminance reduced to at most this side: it averages
-// sensor noise away and costs little at any frame size.
-constexpr int64_t kMotionSide = 256;
-// Motion is estimated by Lucas-Kanade on the reduced luminance: a window
-// of (2 kFlowRadius + 1)^2 reduced pixels, kFlowIterations refinements.
-constexpr int64_t kFlowRadius = 4;
-constexpr int kFlowIterations = 3;
-// Where the previous frame, moved by the estimated motion, still differs
-// from this one by more than kResidualFloor (+ kResidualSpan: not at all),
-// the motion is not trusted and the previous matte does not count, so
-// that nothing trails a motion the estimate missed.
-constexpr double kResidualFloor = 0.01;
-constexpr double kResidualSpan = 0.03;
 // A mean luminance change above this is a scene cut.
 constexpr double kSceneCut = 0.12;
 // Hysteresis half-width around a threshold.
 constexpr double kHysteresis = 0.05;
 
 struct cutout_shim_temporal {
-    at::Tensor luma;            // last frame, 1 x 1 x h x w (reduced)
+    at::Tensor colour;          // last frame, 1 x 3 x h x w (motion_colour)
+    at::Tensor luma;            // last frame, 1 x 1 x h x w (reduced_luma)
     at::Tensor predicted_luma;  // last frame that went through the model (reduced)
     at::Tensor smoothed;        // last smoothed matte, H x W
     at::Tensor predicted;       // last predicted matte, H x W
@@ -60,66 +50,6 @@ void check_params(const cutout_shim_temporal_params *p) {
                  ", got " + std::to_string(p->skip_below) + ")");
     if (!(p->threshold >= 0.0f && p->threshold <= 1.0f))
         fail(CUTOUT_SHIM_ERR_INVALID_ARGUMENT, "threshold: out of range (expected 0..1)");
-}
-
-// Luminance of item `item`, reduced by area averaging so that its longer
-// side is at most kMotionSide: 1 x 1 x h x w float32.
-at::Tensor reduced_luma(const at::Tensor &img, int64_t item) {
-    at::Tensor rgb = to_float01(img.select(0, item).narrow(2, 0, 3)).clamp_(0.0, 1.0);
-    at::Tensor y = (rgb.select(2, 0) * 0.299 + rgb.select(2, 1) * 0.587 + rgb.select(2, 2) * 0.114)
-                       .view({1, 1, img.size(1), img.size(2)});
-    const int64_t longer = std::max(img.size(1), img.size(2));
-    if (longer <= kMotionSide) return y;
-    const double scale = static_cast<double>(kMotionSide) / static_cast<double>(longer);
-    const int64_t h = std::max<int64_t>(1, std::llround(img.size(1) * scale));
-    const int64_t w = std::max<int64_t>(1, std::llround(img.size(2) * scale));
-    return at::adaptive_avg_pool2d(y, {h, w});
-}
-
-// Mean over a (2r+1)^2 window, borders replicated: 1 x 1 x h x w.
-at::Tensor box(const at::Tensor &x, int64_t r) {
-    return at::avg_pool2d(at::replication_pad2d(x, {r, r, r, r}), {2 * r + 1, 2 * r + 1}, {1, 1});
-}
-
-// Central-difference gradients of a 1 x 1 x h x w plane.
-std::pair<at::Tensor, at::Tensor> gradients(const at::Tensor &y) {
-    const int64_t h = y.size(2), w = y.size(3);
-    at::Tensor p = at::replication_pad2d(y, {1, 1, 1, 1});
-    at::Tensor gx = (p.narrow(3, 2, w) - p.narrow(3, 0, w)).narrow(2, 1, h) * 0.5;
-    at::Tensor gy = (p.narrow(2, 2, h) - p.narrow(2, 0, h)).narrow(3, 1, w) * 0.5;
-    return {gx, gy};
-}
-
-// `x` (N x C x h x w) moved by the motion (u, v) (1 x 1 x h x w, pixels):
-// each output pixel samples x at its position minus the motion.
-at::Tensor moved(const at::Tensor &x, const at::Tensor &u, const at::Tensor &v) {
-    const int64_t h = x.size(2), w = x.size(3);
-    auto opts = x.options();
-    at::Tensor xs = at::arange(w, opts).view({1, 1, 1, w});
-    at::Tensor ys = at::arange(h, opts).view({1, 1, h, 1});
-    at::Tensor gx = (xs - u + 0.5) * (2.0 / w) - 1.0;
-    at::Tensor gy = (ys - v + 0.5) * (2.0 / h) - 1.0;
-    at::Tensor grid = at::stack({gx.squeeze(1), gy.squeeze(1)}, -1);  // 1 x h x w x 2
-    return at::grid_sampler(x, grid, /*bilinear*/ 0, /*border*/ 1, /*align_corners=*/false);
-}
-
-// Lucas-Kanade motion from y0 to y1 (1 x 1 x h x w): (u, v, residual), the
-// residual being the local |y1 - y0 moved| after the last refinement.
-std::tuple<at::Tensor, at::Tensor, at::Tensor> motion(const at::Tensor &y0, const at::Tensor &y1) {
-    at::Tensor u = at::zeros_like(y0), v = at::zeros_like(y0);
-    for (int i = 0; i < kFlowIterations; ++i) {
-        at::Tensor w0 = moved(y0, u, v);
-        auto [gx, gy] = gradients((w0 + y1) * 0.5);
-        at::Tensor it = y1 - w0;
-        at::Tensor a = box(gx * gx, kFlowRadius), b = box(gx * gy, kFlowRadius);
-        at::Tensor c = box(gy * gy, kFlowRadius);
-        at::Tensor p = box(gx * it, kFlowRadius), q = box(gy * it, kFlowRadius);
-        at::Tensor det = a * c - b * b + 1e-6;
-        u = u - (c * p - b * q) / det;
-        v = v - (a * q - b * p) / det;
-    }
-    at::Tensor residual = box((y1 - moved(y0, u, v)).abs_(), 1);
-    return {u, v, residual};
 }
 
 bool same_size(const at::Tensor &a, const at::Tensor &b) {
@@ -154,7 +84,7 @@ namespace {
 // One frame of a chunk: its reduced luminance, computed once, and whether
 // it took the last predicted matte instead of a forward pass.
 struct frame {
-    at::Tensor luma;
+    at::Tensor colour, luma;
     bool reused;
 };
 
@@ -193,22 +123,14 @@ void smooth(cutout_shim_temporal &state, const cutout_shim_temporal_params &para
                 // frames show, is blended in where that motion is trusted
                 // and the model is unsure: edges do not trail, and noise
                 // along a motion averages out.
-                auto [u, v, residual] = motion(state.luma, luma);
-                at::Tensor trusted =
-                    1.0 - ((residual - kResidualFloor) / kResidualSpan).clamp_(0.0, 1.0);
-                const double sy = static_cast<double>(height) / luma.size(2);
-                const double sx = static_cast<double>(width) / luma.size(3);
-                if (luma.size(2) != height || luma.size(3) != width) {
-                    u = at::upsample_bilinear2d(u, {height, width}, false) * sx;
-                    v = at::upsample_bilinear2d(v, {height, width}, false) * sy;
-                    trusted = at::upsample_bilinear2d(trusted, {height, width}, false);
-                }
-                at::Tensor previous =
-                    moved(state.smoothed.view({1, 1, height, width}), u, v).view({height, width});
+                const matte_motion m = estimate_motion(state.colour, frames[i].colour, state.smoothed, a);
+                at::Tensor previous = moved(state.smoothed.view({1, 1, height, width}), m.u, m.v, true)
+                                          .clamp_(0.0, 1.0)
+                                          .view({height, width});
                 // Where the model is sure (alpha near 0 or 1) it is stable
                 // on its own, and a changed certainty is followed at once.
                 at::Tensor sure = (a * 2.0 - 1.0).abs_().pow_(16.0);
-                at::Tensor keep = trusted.view({height, width}) * (1.0 - sure) * strength;
+                at::Tensor keep = m.trusted.view({height, width}) * (1.0 - sure) * strength;
                 out = a + keep * (previous - a);
             }
         }
@@ -218,6 +140,7 @@ void smooth(cutout_shim_temporal &state, const cutout_shim_temporal_params &para
             state.predicted_luma = luma;
         }
         state.luma = luma;
+        state.colour = frames[i].colour;
         if (params.threshold > 0.0f && strength > 0.0) {
             const double t = params.threshold;
             at::Tensor binary = (out >= t).to(at::kFloat);
@@ -258,10 +181,11 @@ extern "C" cutout_shim_status cutout_shim_predict_frames(
         for (int64_t item = first; item <= first + count; ++item) {
             bool reused = false;
             if (item < first + count) {
-                at::Tensor luma = reduced_luma(img, item);
+                at::Tensor colour = motion_colour(img, item);
+                at::Tensor luma = reduced_luma(colour);
                 reused = reusable(*state, *temporal, luma, img.size(1), img.size(2));
                 if (reused) alpha.select(0, item).copy_(state->predicted);
-                frames.push_back({luma, reused});
+                frames.push_back({colour, luma, reused});
                 if (!reused) continue;
             }
             if (item > run_start)
