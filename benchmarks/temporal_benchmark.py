@@ -53,7 +53,7 @@ def quality(context, frames_n, strengths):
 
 def speed(context, n):
     print(f"\n### Speed: {n} frames of 1920 x 1080 in one call\n")
-    frames = ts.scenes(PHOTOS, 1080, 1920, n)["shift"].frames
+    frames = ts.scenes(PHOTOS, 1080, 1920, n, ["shift"])["shift"].frames
     print("| temporal | frames/s | s a frame | smoothing s a frame |")
     print("| --- | --- | --- | --- |")
     es.remove_background(context, frames[:1])  # load the model outside the timing

@@ -321,16 +321,17 @@ cutout_shim_status cutout_shim_composite(const DLTensor *image, const DLTensor *
  * Frame batches: temporal smoothing of consecutive mattes.
  * ------------------------------------------------------------------------ */
 
-/* What is carried from one frame to the next: the last frame's luminance
- * (at a reduced size), its smoothed and its predicted matte, and the
- * thresholded matte. Its memory is a few planes of one frame, whatever the
+/* What is carried from one frame to the next: the last frame's colour and
+ * luminance (at reduced sizes), its smoothed and its predicted matte, and
+ * the thresholded matte. Its memory is a few planes of one frame, whatever the
  * number of frames. Not thread-safe: one run at a time uses it. */
 typedef struct cutout_shim_temporal cutout_shim_temporal;
 
 typedef struct cutout_shim_temporal_params {
     size_t struct_size; /* sizeof(cutout_shim_temporal_params) */
     float strength;     /* 0..CUTOUT_SHIM_TEMPORAL_MAX: weight of the last smoothed
-                           matte where nothing moves; 0 leaves the mattes as they are */
+                           matte, moved along the motion, where the motion is trusted
+                           and the model unsure; 0 leaves the mattes as they are */
     float threshold;    /* the finishing threshold (0 = soft); > 0: hysteresis around it */
     float skip_below;   /* > 0: a frame whose mean |luminance difference| to the last
                            predicted frame is below it reuses that frame's matte */
@@ -355,10 +356,12 @@ void cutout_shim_temporal_free(cutout_shim_temporal *state);
  *   bound takes that frame's matte instead of a forward pass; the others go
  *   through the model in runs, as cutout_shim_predict_alpha does them.
  * - Smoothing: per pixel, the matte is a blend of the model's and the last
- *   smoothed one moved along the motion the frames show (Lucas-Kanade on the
- *   reduced luminance): the moved one weighs `strength` where the motion is
- *   trusted and the model is unsure, and nothing where the motion estimate
- *   fails or the model is sure. A frame whose luminance changes as a whole
+ *   smoothed one moved along the motion the frames show: each subject (a
+ *   connected region of the last matte) moves by an affine motion fitted to
+ *   its own pixels, the rest by a dense flow on the reduced luminance. The
+ *   moved one weighs `strength` where the chosen motion explains the
+ *   subject's pixels nearby and the model is unsure, and nothing where the
+ *   motion fails or the model is sure. A frame whose luminance changes as a whole
  *   (a scene cut) or whose size differs starts afresh. With a threshold the
  *   0/1 matte flips only once the smoothed value passes the threshold by a
  *   margin (hysteresis).

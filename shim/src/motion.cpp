@@ -20,9 +20,10 @@ constexpr int64_t kColourSide = 1024;
 // this side: it averages sensor noise away and costs little.
 constexpr int64_t kLumaSide = 256;
 // Dense flow: Lucas-Kanade in (2 kFlowRadius + 1)^2 windows, kFlowIterations
-// refinements.
+// refinements a level, coarse to fine down to kFlowCoarsest pixels a side.
 constexpr int64_t kFlowRadius = 4;
 constexpr int kFlowIterations = 3;
+constexpr int64_t kFlowCoarsest = 32;
 // A subject is a connected region of the previous matte (>= 0.5) of at
 // least kSubjectShare of the frame; the kMaxSubjects largest get a motion.
 constexpr double kSubjectShare = 0.001;
@@ -89,19 +90,34 @@ at::Tensor resized_flow(const at::Tensor &f, int64_t h2, int64_t w2, bool horizo
     return at::upsample_bilinear2d(f, {h2, w2}, false) * scale;
 }
 
-// Lucas-Kanade flow from y0 to y1 (1 x 1 x h x w).
+// Lucas-Kanade flow from y0 to y1 (1 x 1 x h x w), coarse to fine from
+// kFlowCoarsest pixels a side, so that a motion of several pixels is found.
 std::pair<at::Tensor, at::Tensor> dense_flow(const at::Tensor &y0, const at::Tensor &y1) {
-    at::Tensor u = at::zeros_like(y0), v = at::zeros_like(y0);
-    for (int i = 0; i < kFlowIterations; ++i) {
-        at::Tensor w0 = moved(y0, u, v, false);
-        auto [gx, gy] = gradients((w0 + y1) * 0.5);
-        at::Tensor it = y1 - w0;
-        at::Tensor a = box(gx * gx, kFlowRadius), b = box(gx * gy, kFlowRadius);
-        at::Tensor c = box(gy * gy, kFlowRadius);
-        at::Tensor p = box(gx * it, kFlowRadius), q = box(gy * it, kFlowRadius);
-        at::Tensor det = a * c - b * b + 1e-6;
-        u = u - (c * p - b * q) / det;
-        v = v - (a * q - b * p) / det;
+    std::vector<std::pair<at::Tensor, at::Tensor>> levels{{y0, y1}};
+    while (std::max(levels.back().first.size(2), levels.back().first.size(3)) > 2 * kFlowCoarsest)
+        levels.emplace_back(at::avg_pool2d(levels.back().first, {2, 2}, {2, 2}, {0, 0}, true),
+                            at::avg_pool2d(levels.back().second, {2, 2}, {2, 2}, {0, 0}, true));
+    at::Tensor u, v;
+    for (size_t i = levels.size(); i-- > 0;) {
+        const auto &[a, b] = levels[i];
+        if (!u.defined()) {
+            u = at::zeros_like(a);
+            v = at::zeros_like(a);
+        } else {
+            u = resized_flow(u, a.size(2), a.size(3), true);
+            v = resized_flow(v, a.size(2), a.size(3), false);
+        }
+        for (int k = 0; k < kFlowIterations; ++k) {
+            at::Tensor w0 = moved(a, u, v, false);
+            auto [gx, gy] = gradients((w0 + b) * 0.5);
+            at::Tensor it = b - w0;
+            at::Tensor p = box(gx * gx, kFlowRadius), q = box(gx * gy, kFlowRadius);
+            at::Tensor r = box(gy * gy, kFlowRadius);
+            at::Tensor s = box(gx * it, kFlowRadius), t = box(gy * it, kFlowRadius);
+            at::Tensor det = p * r - q * q + 1e-6;
+            u = u - (r * s - q * t) / det;
+            v = v - (p * t - q * s) / det;
+        }
     }
     return {u, v};
 }
@@ -302,19 +318,32 @@ matte_motion estimate_motion(const at::Tensor &before, const at::Tensor &after,
     auto [du, dv] = dense_flow(reduced_luma(before), reduced_luma(after));
     at::Tensor u = resized_flow(du, h, w, true), v = resized_flow(dv, h, w, false);
     at::Tensor best = residual(before, after, u, v, m1);
+    auto opts = before.options();
+    at::Tensor xs = at::arange(w, opts).view({1, 1, 1, w});
+    at::Tensor ys = at::arange(h, opts).view({1, 1, h, 1});
+    auto field = [&](const affine &a) {
+        return std::make_pair(
+            ((xs - a.cx) * a.m[0] + (ys - a.cy) * a.m[1] + a.m[2]).expand({1, 1, h, w}),
+            ((xs - a.cx) * a.m[3] + (ys - a.cy) * a.m[4] + a.m[5]).expand({1, 1, h, w}));
+    };
+    // The background's own motion (a camera's pan or zoom), wherever it
+    // explains the frame better than the dense flow, whose windows blur it.
+    {
+        auto [bu, bv] = field(fit_subject(before, after, 1.0 - m0, bounds{0, 0, w, h}));
+        at::Tensor fits = residual(before, after, bu, bv, m1);
+        at::Tensor take = fits < best;
+        u = at::where(take, bu, u);
+        v = at::where(take, bv, v);
+        best = at::where(take, fits, best);
+    }
     // Each subject's own motion where it is nearest and explains the frame
     // better than the dense flow: an edge moves with its subject even where
     // the window of a dense flow sees the background standing still.
     at::Tensor nearest = at::zeros_like(m0);
-    auto opts = before.options();
-    at::Tensor xs = at::arange(w, opts).view({1, 1, 1, w});
-    at::Tensor ys = at::arange(h, opts).view({1, 1, h, 1});
     for (const auto &[plane, b] : subjects(m0)) {
         at::Tensor weight = m0 * at::max_pool2d(plane, {2 * kFitGrow + 1, 2 * kFitGrow + 1}, {1, 1},
                                                 {kFitGrow, kFitGrow});
-        const affine a = fit_subject(before, after, weight, b);
-        at::Tensor su = ((xs - a.cx) * a.m[0] + (ys - a.cy) * a.m[1] + a.m[2]).expand({1, 1, h, w});
-        at::Tensor sv = ((xs - a.cx) * a.m[3] + (ys - a.cy) * a.m[4] + a.m[5]).expand({1, 1, h, w});
+        auto [su, sv] = field(fit_subject(before, after, weight, b));
         at::Tensor near = reach(plane, kReach);
         at::Tensor fits = residual(before, after, su, sv, m1);
         at::Tensor take = at::logical_and(near > nearest, fits <= best);

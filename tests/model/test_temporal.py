@@ -70,7 +70,7 @@ def main():
     if context is None:
         return 1
     failures = skipped_frames(context, photos)
-    scenes = ts.scenes(photos, HEIGHT, WIDTH, FRAMES)
+    scenes = ts.scenes(photos, HEIGHT, WIDTH, FRAMES, VIDEOS)
     for name in VIDEOS:
         scene = scenes[name]
         plain, smooth = mattes(context, scene.frames, 0.0), mattes(context, scene.frames, STRENGTH)

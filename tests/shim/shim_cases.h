@@ -26,5 +26,6 @@ int case_alloc(void);
 int case_count_nonfinite(void);
 int case_messages(void);
 int case_threads(void);
+int case_frames(void);
 
 #endif /* CUTOUT_SHIM_CASES_H */

@@ -37,6 +37,7 @@ static const struct {
     {"count_nonfinite", case_count_nonfinite},
     {"messages", case_messages},
     {"threads", case_threads},
+    {"frames", case_frames},
     {"precision", case_precision},
     {"precision_rule", case_precision_rule},
     {"bf16_close", case_bf16_close},

@@ -146,7 +146,7 @@ def wooden_table(photos):
         return img.crop((490, 0, 600, 300)).transpose(Image.ROTATE_90)
 
 
-def scenes(photos, height, width, frames):
+def scenes(photos, height, width, frames, names=None):
     """The synthetic videos the temporal smoothing is measured on, each a
     Scene over the wooden table of the coffee photo (a background with no
     subject of its own), motions given at 512 x 384 and scaled to the size:
@@ -155,7 +155,8 @@ def scenes(photos, height, width, frames):
       two     two bears moving apart from each other in different directions
       bulb    the light bulb (see-through glass) moving 1.7 px right, 0.6 down
       noisy   the bear standing still, each frame with its own noise (sigma 0.02)
-    photos is the folder with the repository's photos."""
+    photos is the folder with the repository's photos; names picks some
+    (default all)."""
     def photo(name):
         with Image.open(os.path.join(photos, name)) as img:
             return img.convert("RGBA")
@@ -169,16 +170,19 @@ def scenes(photos, height, width, frames):
     def step(dx, dy):
         return (dx * k, dy * k)
 
-    return {
-        "shift": Scene([Subject(bear, 200 * k, at(170, 170), step(2.37, 1.21))], table, height, width, frames),
-        "turn": Scene([Subject(bear, 200 * k, at(250, 190), step(0.5, 0.3), turn=1.0, grow=1.01)],
-                      table, height, width, frames),
-        "two": Scene([Subject(bear, 150 * k, at(120, 200), step(-0.8, -0.6)),
-                      Subject(bear, 120 * k, at(390, 180), step(1.1, 0.8), mirror=True)],
-                     table, height, width, frames),
-        "bulb": Scene([Subject(bulb, 150 * k, at(200, 190), step(1.7, 0.6))], table, height, width, frames),
-        "noisy": Scene([Subject(bear, 200 * k, at(250, 190))], table, height, width, frames, noise=0.02),
+    made = {
+        "shift": lambda: ([Subject(bear, 200 * k, at(170, 170), step(2.37, 1.21))], 0.0),
+        "turn": lambda: ([Subject(bear, 200 * k, at(250, 190), step(0.5, 0.3), turn=1.0, grow=1.01)], 0.0),
+        "two": lambda: ([Subject(bear, 150 * k, at(120, 200), step(-0.8, -0.6)),
+                         Subject(bear, 120 * k, at(390, 180), step(1.1, 0.8), mirror=True)], 0.0),
+        "bulb": lambda: ([Subject(bulb, 150 * k, at(200, 190), step(1.7, 0.6))], 0.0),
+        "noisy": lambda: ([Subject(bear, 200 * k, at(250, 190))], 0.02),
     }
+    out = {}
+    for name in names or made:
+        subjects, noise = made[name]()
+        out[name] = Scene(subjects, table, height, width, frames, noise=noise)
+    return out
 
 
 def mc_dtssd(mattes, scene, border=8):
