@@ -16,7 +16,7 @@ it started from.
 
 Usage: python3 -m benchmarks.matting_benchmark [--library build/libcutout.so]
        [--models models] [--model isnet] [--count 16] [--data build/quality-data]
-       [--soft 0.15] [--skip-cost | --cost-only]
+       [--soft 0.15] [--tables modes,refinement,despeckle,cost]
 """
 
 import argparse
@@ -208,25 +208,30 @@ def main():
     parser.add_argument("--soft", type=float, default=0.15,
                         help="least share of partial alpha in a stamp (default 0.15)")
     parser.add_argument("--despeckle", type=int, default=64)
-    parser.add_argument("--skip-cost", action="store_true")
-    parser.add_argument("--cost-only", action="store_true", help="only the solver's cost table")
+    parser.add_argument("--tables", default="modes,refinement,despeckle,cost",
+                        help="the tables to print, comma-separated (default all four)")
     parser.add_argument("--cost-one", type=int, nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.cost_one:
         cost_one(args)
         return 0
 
-    if args.cost_only:
-        cost_table(args)
-        return 0
-    items = soft_set(prepare(args.data), args.count, args.soft)
-    context = es.open_context(args.library, [args.models])
-    print(f"{len(items)} soft composites ({', '.join(name for _, _, name in items)}); "
-          f"torch threads {torch.get_num_threads()}")
-    modes_table(context, items, args.model)
-    refinement_table(context, items, args.model)
-    despeckle_table(context, items, args.despeckle)
-    if not args.skip_cost:
+    tables = set(args.tables.split(","))
+    unknown = tables - {"modes", "refinement", "despeckle", "cost"}
+    if unknown:
+        parser.error(f"--tables: unknown {', '.join(sorted(unknown))}")
+    if tables - {"cost"}:
+        items = soft_set(prepare(args.data), args.count, args.soft)
+        context = es.open_context(args.library, [args.models])
+        print(f"{len(items)} soft composites ({', '.join(name for _, _, name in items)}); "
+              f"torch threads {torch.get_num_threads()}")
+        if "modes" in tables:
+            modes_table(context, items, args.model)
+        if "refinement" in tables:
+            refinement_table(context, items, args.model)
+        if "despeckle" in tables:
+            despeckle_table(context, items, args.despeckle)
+    if "cost" in tables:
         cost_table(args)
     return 0
 

@@ -2,6 +2,7 @@
 """Temporal stability and frame-batch cost of the Advanced node.
 
   python3 -m benchmarks.temporal_benchmark [--frames 24] [--strengths 0.4,0.5,0.6,0.8]
+                                            [--model isnet] [--videos shift,turn,...]
                                             [--rss 25,300] [--speed-frames 10]
 
 1. Quality: the synthetic videos of tests/support/temporal_support.py
@@ -35,14 +36,14 @@ PHOTOS = os.path.join(ROOT, "tests", "data", "photos")
 HEIGHT, WIDTH = 384, 512
 
 
-def quality(context, frames_n, strengths):
-    print(f"\n### Quality: {frames_n} frames of {WIDTH} x {HEIGHT}\n")
+def quality(context, frames_n, strengths, model, videos):
+    print(f"\n### Quality: {frames_n} frames of {WIDTH} x {HEIGHT}, {model}\n")
     print("| video | temporal | MC-dtSSD | vs per frame | dtSSD | vs per frame | MAE | vs per frame | lag added |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for name, scene in ts.scenes(PHOTOS, HEIGHT, WIDTH, frames_n).items():
+    for name, scene in ts.scenes(PHOTOS, HEIGHT, WIDTH, frames_n, videos).items():
         base = None
         for s in [0.0] + strengths:
-            m = es.remove_background(context, scene.frames, temporal=s)[1]
+            m = es.remove_background(context, scene.frames, temporal=s, model=model)[1]
             row = (ts.mc_dtssd(m, scene), ts.dtssd(m, scene.truth), ts.mae(m, scene.truth),
                    ts.lag_frames(m, scene.truth))
             base = base or row
@@ -96,7 +97,10 @@ def main():
     p.add_argument("--models", default=os.path.join(ROOT, "models"))
     p.add_argument("--frames", type=int, default=24)
     p.add_argument("--strengths", default="0.4,0.5,0.6,0.8")
+    p.add_argument("--model", default="isnet", help="the model of the quality table (default isnet)")
+    p.add_argument("--videos", default="", help="comma-separated videos of the quality table (default all)")
     p.add_argument("--speed-frames", type=int, default=10)
+    p.add_argument("--threads", type=int, default=os.cpu_count(), help="the library's threads (default: every core)")
     p.add_argument("--rss", default="25,300", help="batch sizes for the memory table ('' skips it)")
     p.add_argument("--skip", default="", help="comma-separated parts to skip: quality,speed,memory")
     p.add_argument("--rss-child", type=int, help=argparse.SUPPRESS)
@@ -105,10 +109,11 @@ def main():
         rss_child(a.library, a.models, a.rss_child)
         return 0
     skip = set(filter(None, a.skip.split(",")))
-    print(f"CPU: {cpu_model()}; torch threads {torch.get_num_threads()}")
-    context = es.open_context(a.library, [a.models])
+    print(f"CPU: {cpu_model()}; the library on {a.threads} threads")
+    context = es.open_context(a.library, [a.models], num_threads=a.threads)
     if "quality" not in skip:
-        quality(context, a.frames, [float(s) for s in a.strengths.split(",")])
+        quality(context, a.frames, [float(s) for s in a.strengths.split(",")], a.model,
+                [v for v in a.videos.split(",") if v] or None)
     if "speed" not in skip:
         speed(context, a.speed_frames)
     if "memory" not in skip and a.rss:

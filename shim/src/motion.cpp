@@ -34,9 +34,11 @@ constexpr int64_t kFitGrow = 4;
 // A subject's motion applies up to this many pixels outside its region,
 // where its edge moved to or from.
 constexpr int64_t kReach = 16;
-// The fit: coarse to fine down to this longer side, kFitSteps Gauss-Newton
-// steps a level, stopping early once a step moves less than kFitDone px.
+// The fit: coarse to fine from this longer side up to kFitSide (finer adds
+// cost, not precision that shows in a matte), kFitSteps Gauss-Newton steps a
+// level, stopping early once a step moves less than kFitDone px.
 constexpr int64_t kCoarsestSide = 96;
+constexpr int64_t kFitSide = 512;
 constexpr int kFitSteps = 6;
 constexpr double kFitDone = 1e-3;
 // Trust: the mean colour difference left after the motion, averaged over
@@ -219,6 +221,7 @@ affine fit_subject(const at::Tensor &c0, const at::Tensor &c1, const at::Tensor 
     double scale_before = 0.0;
     for (size_t i = levels.size(); i-- > 0;) {
         const auto &[a, c, wt] = levels[i];
+        if (std::max(a.size(2), a.size(3)) > kFitSide && scale_before > 0.0) break;
         const double scale = static_cast<double>(a.size(3)) / c0.size(3);
         if (scale_before > 0.0) {
             motion.m[2] *= scale / scale_before;
@@ -234,6 +237,8 @@ affine fit_subject(const at::Tensor &c0, const at::Tensor &c1, const at::Tensor 
         lb.y1 = std::clamp<int64_t>(static_cast<int64_t>(std::ceil(b.y1 * scale)), lb.y0 + 1, a.size(2));
         fit_level(a, c, wt, lb, motion);
     }
+    motion.m[2] /= scale_before;
+    motion.m[5] /= scale_before;
     motion.cx = 0.5 * (b.x0 + b.x1) - 0.5;
     motion.cy = 0.5 * (b.y0 + b.y1) - 0.5;
     return motion;
