@@ -285,22 +285,21 @@ std::vector<std::pair<at::Tensor, bounds>> subjects(const at::Tensor &matte) {
 }
 
 // Mean colour difference (1 x 1 x h x w) between c1 and c0 moved by (u, v),
-// averaged over the subject's pixels (weights from `matte`) near each pixel.
+// averaged over the subject's pixels near each pixel: `weight` weighs the
+// pixels and `weight_near` is its box, the same for every candidate motion.
 at::Tensor residual(const at::Tensor &c0, const at::Tensor &c1, const at::Tensor &u,
-                    const at::Tensor &v, const at::Tensor &matte) {
+                    const at::Tensor &v, const at::Tensor &weight, const at::Tensor &weight_near) {
     at::Tensor diff = (c1 - moved(c0, u, v, false)).abs_().mean(1, true);
-    at::Tensor weight = matte + 1e-3;
-    return box(diff * weight, kTrustRadius) / box(weight, kTrustRadius);
+    return box(diff * weight, kTrustRadius) / weight_near;
 }
 
 }  // namespace
 
-at::Tensor motion_colour(const at::Tensor &image, int64_t item) {
+motion_frame motion_frame_of(const at::Tensor &image, int64_t item) {
     at::Tensor rgb = to_float01(image.select(0, item).narrow(2, 0, 3)).clamp_(0.0, 1.0);
-    return reduced(rgb.permute({2, 0, 1}).unsqueeze(0).contiguous(), kColourSide);
+    at::Tensor colour = reduced(rgb.permute({2, 0, 1}).unsqueeze(0).contiguous(), kColourSide);
+    return {colour, reduced(luma(colour), kLumaSide)};
 }
-
-at::Tensor reduced_luma(const at::Tensor &colour) { return reduced(luma(colour), kLumaSide); }
 
 at::Tensor moved(const at::Tensor &x, const at::Tensor &u, const at::Tensor &v, bool bicubic) {
     const int64_t h = x.size(2), w = x.size(3);
@@ -313,16 +312,22 @@ at::Tensor moved(const at::Tensor &x, const at::Tensor &u, const at::Tensor &v, 
     return at::grid_sampler(x, grid, bicubic ? 2 : 0, /*border*/ 1, /*align_corners=*/false);
 }
 
-matte_motion estimate_motion(const at::Tensor &before, const at::Tensor &after,
+matte_motion estimate_motion(const motion_frame &before_frame, const motion_frame &after_frame,
                              const at::Tensor &matte_before, const at::Tensor &matte_after) {
+    const at::Tensor &before = before_frame.colour, &after = after_frame.colour;
     const int64_t h = before.size(2), w = before.size(3);
     const int64_t full_h = matte_before.size(0), full_w = matte_before.size(1);
     at::Tensor m0 = reduced(matte_before.view({1, 1, full_h, full_w}), kColourSide);
     at::Tensor m1 = reduced(matte_after.view({1, 1, full_h, full_w}), kColourSide);
+    at::Tensor weight = m1 + 1e-3;
+    at::Tensor weight_near = box(weight, kTrustRadius);
+    auto fit = [&](const at::Tensor &fu, const at::Tensor &fv) {
+        return residual(before, after, fu, fv, weight, weight_near);
+    };
     // The dense flow, for what no subject explains.
-    auto [du, dv] = dense_flow(reduced_luma(before), reduced_luma(after));
+    auto [du, dv] = dense_flow(before_frame.luma, after_frame.luma);
     at::Tensor u = resized_flow(du, h, w, true), v = resized_flow(dv, h, w, false);
-    at::Tensor best = residual(before, after, u, v, m1);
+    at::Tensor best = fit(u, v);
     auto opts = before.options();
     at::Tensor xs = at::arange(w, opts).view({1, 1, 1, w});
     at::Tensor ys = at::arange(h, opts).view({1, 1, h, 1});
@@ -335,7 +340,7 @@ matte_motion estimate_motion(const at::Tensor &before, const at::Tensor &after,
     // explains the frame better than the dense flow, whose windows blur it.
     {
         auto [bu, bv] = field(fit_subject(before, after, 1.0 - m0, bounds{0, 0, w, h}));
-        at::Tensor fits = residual(before, after, bu, bv, m1);
+        at::Tensor fits = fit(bu, bv);
         at::Tensor take = fits < best;
         u = at::where(take, bu, u);
         v = at::where(take, bv, v);
@@ -350,7 +355,7 @@ matte_motion estimate_motion(const at::Tensor &before, const at::Tensor &after,
                                                 {kFitGrow, kFitGrow});
         auto [su, sv] = field(fit_subject(before, after, weight, b));
         at::Tensor near = reach(plane, kReach);
-        at::Tensor fits = residual(before, after, su, sv, m1);
+        at::Tensor fits = fit(su, sv);
         at::Tensor take = at::logical_and(near > nearest, fits <= best);
         nearest = at::where(near > nearest, near, nearest);
         u = at::where(take, su, u);

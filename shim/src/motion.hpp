@@ -14,18 +14,21 @@
 
 namespace cutout_shim {
 
-// Item `item` of a B x H x W x C image as the colour motion is measured on:
-// 1 x 3 x h x w float32 in 0..1, area-reduced so that its longer side is
-// at most 1024 pixels.
-at::Tensor motion_colour(const at::Tensor &image, int64_t item);
+// One video frame as motion is measured on it, made once per frame:
+// colour  1 x 3 x h x w float32 in 0..1, area-reduced so that its longer
+//         side is at most 1024 pixels (subjects' motion and the trust);
+// luma    its luminance reduced to at most 256 pixels a side (1 x 1 x h x w):
+//         the dense flow, and what scene cuts and near-identical frames are
+//         judged on, with the noise averaged away.
+struct motion_frame {
+    at::Tensor colour, luma;
+};
 
-// The luminance of a motion_colour frame reduced to at most 256 pixels a
-// side (1 x 1 x h x w): what scene cuts and near-identical frames are
-// judged on, with the noise averaged away.
-at::Tensor reduced_luma(const at::Tensor &colour);
+// Item `item` of a B x H x W x C image as a motion_frame.
+motion_frame motion_frame_of(const at::Tensor &image, int64_t item);
 
-// The motion from the frame `before` to the frame `after` (motion_colour
-// frames of one size), given the matte of `before` (H x W, the smoothed
+// The motion from the frame `before` to the frame `after` (motion_frames
+// of one size), given the matte of `before` (H x W, the smoothed
 // one) and of `after` (H x W, as predicted), H x W being the frames' full
 // size. u and v (1 x 1 x H x W) are full-size pixels: the pixel (x, y) of
 // `after` shows what was at (x - u, y - v) in `before`. trusted (1 x 1 x
@@ -34,7 +37,7 @@ at::Tensor reduced_luma(const at::Tensor &colour);
 struct matte_motion {
     at::Tensor u, v, trusted;
 };
-matte_motion estimate_motion(const at::Tensor &before, const at::Tensor &after,
+matte_motion estimate_motion(const motion_frame &before, const motion_frame &after,
                              const at::Tensor &matte_before, const at::Tensor &matte_after);
 
 // `x` (N x C x h x w) moved by the motion (u, v) (1 x 1 x h x w): each

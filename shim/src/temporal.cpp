@@ -25,8 +25,7 @@ constexpr double kSceneCut = 0.12;
 constexpr double kHysteresis = 0.05;
 
 struct cutout_shim_temporal {
-    at::Tensor colour;          // last frame, 1 x 3 x h x w (motion_colour)
-    at::Tensor luma;            // last frame, 1 x 1 x h x w (reduced_luma)
+    cutout_shim::motion_frame last;  // last frame, colour and luminance (motion.hpp)
     at::Tensor predicted_luma;  // last frame that went through the model (reduced)
     at::Tensor smoothed;        // last smoothed matte, H x W
     at::Tensor predicted;       // last predicted matte, H x W
@@ -81,10 +80,10 @@ extern "C" void cutout_shim_temporal_free(cutout_shim_temporal *state) {
 namespace cutout_shim {
 namespace {
 
-// One frame of a chunk: its reduced luminance, computed once, and whether
+// One frame of a chunk: what motion is measured on, computed once, and whether
 // it took the last predicted matte instead of a forward pass.
 struct frame {
-    at::Tensor colour, luma;
+    motion_frame image;
     bool reused;
 };
 
@@ -110,20 +109,20 @@ void smooth(cutout_shim_temporal &state, const cutout_shim_temporal_params &para
     for (size_t i = 0; i < frames.size(); ++i) {
         at::Tensor a = alpha.select(0, first + static_cast<int64_t>(i));
         a.clamp_(0.0, 1.0);
-        const at::Tensor &luma = frames[i].luma;
+        const at::Tensor &luma = frames[i].image.luma;
         const bool predicted_here = !frames[i].reused;
-        bool fresh = !same_size(luma, state.luma) || !state.smoothed.defined() ||
+        bool fresh = !same_size(luma, state.last.luma) || !state.smoothed.defined() ||
                      state.smoothed.size(0) != height || state.smoothed.size(1) != width;
         at::Tensor out = a;
         if (!fresh && strength > 0.0) {
-            at::Tensor change = (luma - state.luma).abs_();
+            at::Tensor change = (luma - state.last.luma).abs_();
             fresh = change.mean().item<double>() > kSceneCut;
             if (!fresh) {
                 // The previous smoothed matte, moved along the motion the
                 // frames show, is blended in where that motion is trusted
                 // and the model is unsure: edges do not trail, and noise
                 // along a motion averages out.
-                const matte_motion m = estimate_motion(state.colour, frames[i].colour, state.smoothed, a);
+                const matte_motion m = estimate_motion(state.last, frames[i].image, state.smoothed, a);
                 at::Tensor previous = moved(state.smoothed.view({1, 1, height, width}), m.u, m.v, true)
                                           .clamp_(0.0, 1.0)
                                           .view({height, width});
@@ -139,8 +138,7 @@ void smooth(cutout_shim_temporal &state, const cutout_shim_temporal_params &para
             state.predicted = a.clone();
             state.predicted_luma = luma;
         }
-        state.luma = luma;
-        state.colour = frames[i].colour;
+        state.last = frames[i].image;
         if (params.threshold > 0.0f && strength > 0.0) {
             const double t = params.threshold;
             at::Tensor binary = (out >= t).to(at::kFloat);
@@ -181,11 +179,10 @@ extern "C" cutout_shim_status cutout_shim_predict_frames(
         for (int64_t item = first; item <= first + count; ++item) {
             bool reused = false;
             if (item < first + count) {
-                at::Tensor colour = motion_colour(img, item);
-                at::Tensor luma = reduced_luma(colour);
-                reused = reusable(*state, *temporal, luma, img.size(1), img.size(2));
+                motion_frame image = motion_frame_of(img, item);
+                reused = reusable(*state, *temporal, image.luma, img.size(1), img.size(2));
                 if (reused) alpha.select(0, item).copy_(state->predicted);
-                frames.push_back({colour, luma, reused});
+                frames.push_back({image, reused});
                 if (!reused) continue;
             }
             if (item > run_start)
